@@ -187,7 +187,9 @@ def _channel(
         node = _field(_field(link, side, dict, at), "nodeId", str, f"{at}.{side}")
         if node not in lnd:
             what = f"a {others[node]} node" if node in others else "not a node of the file"
-            raise PolarNetworkError(f"{at}: channel end {node!r} is {what}; channels need LND nodes")
+            raise PolarNetworkError(
+                f"{at}: channel end {node!r} is {what}; channels need LND nodes"
+            )
         ends.append(node)
     if ends[0] == ends[1]:
         raise PolarNetworkError(f"{at}: a channel needs two different nodes")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bolt11 import Bolt11, MilliSatoshi, decode, encode
 from bolt11.models.features import Feature, Features, FeatureState
-from bolt11.models.tags import Tags, TagChar
+from bolt11.models.tags import TagChar, Tags
 
 CURRENCY = "bcrt"  # regtest, as Polar's networks are
 MIN_FINAL_CLTV_EXPIRY = 80  # LND's default for invoices
