@@ -153,6 +153,12 @@ class LightningNode:
         )
         return _invoice(invoice)
 
+    async def list_invoices(self, index_offset: int = 0, max_invoices: int = 0) -> list[Invoice]:
+        """Invoices in order of their add_index, after ``index_offset``."""
+        reply = await self._call(self._lightning.ListInvoices, ln.ListInvoiceRequest(
+            index_offset=index_offset, num_max_invoices=max_invoices))
+        return [_invoice(invoice) for invoice in reply.invoices]
+
     async def cancel_invoice(self, payment_hash: str) -> None:
         await self._call(self._invoices.CancelInvoice,
                          invrpc.CancelInvoiceMsg(payment_hash=_hash_bytes(payment_hash)),
@@ -234,6 +240,11 @@ class LightningNode:
             metadata=self._metadata, timeout=timeout,
         )
         return await self._final_payment(call, payment_hash)
+
+    async def list_payments(self) -> list[Payment]:
+        """The payments this node completed (SUCCEEDED), oldest first."""
+        reply = await self._call(self._lightning.ListPayments, ln.ListPaymentsRequest())
+        return [_payment(p) for p in reply.payments if p.status == ln.Payment.SUCCEEDED]
 
     async def _final_payment(self, call, payment_hash: str) -> Payment:
         try:

@@ -10,6 +10,7 @@ certificates and macaroons (and where an unzipped Polar export keeps them).
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,25 @@ def load_polar_network(path: str | Path, data_dir: str | Path | None = None) -> 
     except json.JSONDecodeError as exc:
         raise PolarNetworkError(f"{source} is not valid JSON: {exc}") from None
     return parse_polar_network(doc, source, data_dir)
+
+
+def copy_with_free_ports(source: str | Path, destination: str | Path) -> Path:
+    """Copy a network file, giving every LND node free loopback ports (for tests, stacks)."""
+    doc = json.loads(Path(source).read_text())
+    parse_polar_network(doc, Path(source))  # refuse to copy a malformed file
+    for node in doc["network"]["nodes"]["lightning"]:
+        if node.get("implementation") == "LND":
+            node["ports"].update({key: free_port() for key in ("grpc", "rest", "p2p")})
+    destination = Path(destination)
+    destination.write_text(json.dumps(doc, indent=2))
+    return destination
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def parse_polar_network(

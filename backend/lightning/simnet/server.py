@@ -118,7 +118,10 @@ class Simnet:
         for kind in MACAROON_KINDS:
             if kind in spec.macaroons:
                 write_private(spec.macaroons[kind], macaroons.bake(keys.root_key, kind))
-        server = grpc.aio.server(interceptors=[MacaroonInterceptor(keys.root_key)])
+        server = grpc.aio.server(
+            interceptors=[MacaroonInterceptor(keys.root_key)],
+            options=[("grpc.so_reuseport", 0)],  # a taken port must fail, not be shared
+        )
         node = NodeContext(name, self.ledger, self.events, spec.p2p_port)
         lngrpc.add_LightningServicer_to_server(LightningService(node), server)
         routergrpc.add_RouterServicer_to_server(RouterService(node), server)
