@@ -183,7 +183,7 @@ async def test_hundred_concurrent_payments_all_finish_correctly(nodes):
     payers = [nodes["bob"] if i % 2 else nodes["carol"] for i in range(100)]
     payments = await asyncio.gather(*(
         payer.send_payment(inv.payment_request, fee_limit_msat=10_000)
-        for payer, inv in zip(payers, invoices)
+        for payer, inv in zip(payers, invoices, strict=True)
     ))
     assert len({p.preimage for p in payments}) == 100
     received = sum(1_000 + i for i in range(100))
