@@ -75,7 +75,9 @@ async def test_kill_9_during_payments_conserves_every_msat(network_file, data_di
                 asyncio.create_task(pay_until_killed(nodes[name], requests[k::4], confirmed))
                 for k, name in enumerate(("bob", "carol", "bob", "carol"))
             ]
-            await asyncio.sleep(rng.uniform(0.1, 0.3))
+            target = before + rng.randint(20, 120)  # kill once this many went through
+            while len(confirmed) < target:
+                await asyncio.sleep(0.001)
             os.kill(process.pid, signal.SIGKILL)
             stop(process)
             await asyncio.gather(*payers)
