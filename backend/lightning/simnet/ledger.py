@@ -135,6 +135,17 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class PaymentTarget:
+    """Who a payment goes to, for what hash and amount (None: not a node of the network)."""
+
+    payee: str | None
+    payment_hash: bytes
+    payment_addr: bytes
+    amount_msat: int
+    payment_request: str
+
+
+@dataclass(frozen=True)
 class PaymentOutcome:
     payment: Payment
     changed_invoice: Invoice | None  # settled, or canceled because it had expired
@@ -420,15 +431,6 @@ class Ledger:
              json.dumps(hops)),
         )
         return self.payment(payer, target.payment_hash)
-
-
-@dataclass(frozen=True)
-class PaymentTarget:
-    payee: str | None
-    payment_hash: bytes
-    payment_addr: bytes
-    amount_msat: int
-    payment_request: str
 
 
 class _HtlcRejected(Exception):
