@@ -24,11 +24,15 @@ def parse_lndconnect(uri: str) -> LndConnect:
     query = parse_qs(parts.query)
     if "macaroon" not in query:
         raise InvalidRequestError("lndconnect URI has no macaroon")
-    port = parts.port or 10009  # LND's default gRPC port
+    try:
+        port = parts.port or 10009  # LND's default gRPC port
+    except ValueError:
+        raise InvalidRequestError("lndconnect URI has an invalid port") from None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     cert = None
     if "cert" in query:
         cert = ssl.DER_cert_to_PEM_cert(_b64(query["cert"][0], "cert")).encode()
-    return LndConnect(f"{parts.hostname}:{port}", cert, _b64(query["macaroon"][0], "macaroon"))
+    return LndConnect(f"{host}:{port}", cert, _b64(query["macaroon"][0], "macaroon"))
 
 
 def make_lndconnect(host: str, tls_cert_pem: bytes, macaroon: bytes) -> str:
@@ -38,8 +42,9 @@ def make_lndconnect(host: str, tls_cert_pem: bytes, macaroon: bytes) -> str:
 
 
 def _b64(value: str, what: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    try:  # validate: the lenient decoder would drop characters outside the alphabet
+        return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_",
+                                validate=True)
     except ValueError:
         raise InvalidRequestError(f"lndconnect {what} is not base64url") from None
 

@@ -48,6 +48,7 @@ class LightningNode:
         self._tls_cert_pem = tls_cert_pem
         self._metadata = (("macaroon", macaroon.hex()),)
         self._channel: grpc.aio.Channel | None = None
+        self._stubs: dict[type, object] = {}
 
     # -- ways to connect ---------------------------------------------------------
 
@@ -79,12 +80,19 @@ class LightningNode:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.keepalive_time_ms", 30_000),
             ])
+            self._stubs.clear()
         return self._channel
+
+    def _stub(self, kind: type):
+        if kind not in self._stubs:
+            self._stubs[kind] = kind(self._grpc_channel())
+        return self._stubs[kind]
 
     async def close(self) -> None:
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
+            self._stubs.clear()
 
     async def __aenter__(self) -> LightningNode:
         return self
@@ -94,15 +102,15 @@ class LightningNode:
 
     @property
     def _lightning(self) -> lngrpc.LightningStub:
-        return lngrpc.LightningStub(self._grpc_channel())
+        return self._stub(lngrpc.LightningStub)
 
     @property
     def _router(self) -> routergrpc.RouterStub:
-        return routergrpc.RouterStub(self._grpc_channel())
+        return self._stub(routergrpc.RouterStub)
 
     @property
     def _invoices(self) -> invgrpc.InvoicesStub:
-        return invgrpc.InvoicesStub(self._grpc_channel())
+        return self._stub(invgrpc.InvoicesStub)
 
     async def _call(self, method, request, *, timeout: float = CALL_TIMEOUT_SECONDS,
                     not_found: type[errors.LightningError] = errors.LightningError):

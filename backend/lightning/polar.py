@@ -92,8 +92,11 @@ def load_polar_network(path: str | Path, data_dir: str | Path | None = None) -> 
         doc = json.loads(source.read_text())
     except FileNotFoundError:
         raise PolarNetworkError(f"network file not found: {source}") from None
-    except json.JSONDecodeError as exc:
-        raise PolarNetworkError(f"{source} is not valid JSON: {exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PolarNetworkError(
+            f"{source} is not a Polar network file (JSON expected; unzip an export and "
+            f"use its export.json): {exc}"
+        ) from None
     return parse_polar_network(doc, source, data_dir)
 
 
@@ -141,7 +144,10 @@ def parse_polar_network(
     for group in ("bitcoin", "tap"):
         for raw in nodes.get(group, []) or []:
             if isinstance(raw, dict) and isinstance(raw.get("name"), str):
-                other_nodes.setdefault(raw["name"], raw.get("implementation", group))
+                name = raw["name"]
+                if name in lnd_nodes or name in other_nodes:
+                    raise PolarNetworkError(f"{where}: duplicate node name {name!r}")
+                other_nodes[name] = raw.get("implementation", group)
 
     _check_unique_ports(lnd_nodes, where)
     links = _field(chart, "links", dict, f"{where}: chart")
@@ -241,12 +247,13 @@ def _channel(
 def _check_unique_ports(nodes: dict[str, LndNodeSpec], where: str) -> None:
     seen: dict[int, str] = {}
     for node in nodes.values():
-        for port in (node.grpc_port, node.rest_port, node.p2p_port):
-            if port in seen and seen[port] != node.name:
-                raise PolarNetworkError(
-                    f"{where}: port {port} is used by both {seen[port]!r} and {node.name!r}"
-                )
-            seen[port] = node.name
+        for kind, port in (("grpc", node.grpc_port), ("rest", node.rest_port),
+                           ("p2p", node.p2p_port)):
+            user = f"{node.name!r} ({kind})"
+            if port in seen:
+                raise PolarNetworkError(f"{where}: port {port} is used by both {seen[port]} "
+                                        f"and {user}")
+            seen[port] = user
 
 
 def _field(obj: Any, key: str, kind: type, at: str) -> Any:

@@ -47,12 +47,14 @@ CREATE TABLE IF NOT EXISTS invoices (
     add_index INTEGER NOT NULL, settle_index INTEGER NOT NULL DEFAULT 0,
     UNIQUE (node, add_index));
 CREATE INDEX IF NOT EXISTS invoices_open ON invoices (state, creation_date);
+CREATE INDEX IF NOT EXISTS invoices_settled ON invoices (node, settle_index);
 CREATE TABLE IF NOT EXISTS payments (
     payer TEXT NOT NULL, payment_hash BLOB NOT NULL, payment_index INTEGER NOT NULL,
     payment_request TEXT NOT NULL, value_msat INTEGER NOT NULL, fee_msat INTEGER NOT NULL,
     status TEXT NOT NULL, failure_reason TEXT NOT NULL, preimage BLOB,
     creation_time_ns INTEGER NOT NULL, route TEXT NOT NULL,
     PRIMARY KEY (payer, payment_hash));
+CREATE INDEX IF NOT EXISTS payments_by_index ON payments (payer, payment_index);
 """
 
 
@@ -69,10 +71,12 @@ class NodeKeys:
     name: str
     private_key: bytes
     root_key: bytes  # macaroon root key
+    pubkey: str  # hex, compressed: derived once, it is asked for on every call
 
-    @property
-    def pubkey(self) -> str:
-        return PrivateKey(self.private_key).public_key.format(compressed=True).hex()
+    @classmethod
+    def load(cls, name: str, private_key: bytes, root_key: bytes) -> NodeKeys:
+        pubkey = PrivateKey(private_key).public_key.format(compressed=True).hex()
+        return cls(name, private_key, root_key, pubkey)
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,8 @@ class Ledger:
                      spec.peer_balance_sat * 1000, spec.base_fee_msat, spec.fee_rate_ppm),
                 )
         for row in self._db.execute("SELECT * FROM nodes"):
-            self._keys[row["name"]] = NodeKeys(row["name"], row["private_key"], row["root_key"])
+            self._keys[row["name"]] = NodeKeys.load(row["name"], row["private_key"],
+                                                    row["root_key"])
 
     def keys(self, node: str) -> NodeKeys:
         return self._keys[node]
