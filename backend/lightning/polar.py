@@ -9,6 +9,7 @@ certificates and macaroons (and where an unzipped Polar export keeps them).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from dataclasses import dataclass
@@ -104,19 +105,22 @@ def copy_with_free_ports(source: str | Path, destination: str | Path) -> Path:
     """Copy a network file, giving every LND node free loopback ports (for tests, stacks)."""
     doc = json.loads(Path(source).read_text())
     parse_polar_network(doc, Path(source))  # refuse to copy a malformed file
-    for node in doc["network"]["nodes"]["lightning"]:
-        if node.get("implementation") == "LND":
-            node["ports"].update({key: free_port() for key in ("grpc", "rest", "p2p")})
+    lnd = [n for n in doc["network"]["nodes"]["lightning"] if n.get("implementation") == "LND"]
+    ports = iter(free_ports(3 * len(lnd)))
+    for node in lnd:
+        node["ports"].update({key: next(ports) for key in ("grpc", "rest", "p2p")})
     destination = Path(destination)
     destination.write_text(json.dumps(doc, indent=2))
     return destination
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct TCP ports on 127.0.0.1 that nobody listens on right now."""
+    with contextlib.ExitStack() as stack:  # hold them all open, so none comes back twice
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
 def parse_polar_network(

@@ -15,6 +15,7 @@ from backend.lightning.polar import (
     DEFAULT_FEE_RATE_PPM,
     PolarNetwork,
     PolarNetworkError,
+    copy_with_free_ports,
     load_polar_network,
     parse_polar_network,
 )
@@ -420,3 +421,14 @@ def test_a_bitcoin_node_named_like_an_lnd_node_is_a_duplicate(doc: dict):
 
 def test_the_committed_file_is_not_modified_by_these_tests(original: dict):
     assert json.loads(NETWORK_FILE.read_text()) == original
+
+
+def test_copy_with_free_ports_gives_every_node_distinct_free_ports(tmp_path: Path):
+    for attempt in range(20):  # the OS hands out ports freely: repeat to catch a reuse
+        copied = copy_with_free_ports(NETWORK_FILE, tmp_path / f"network{attempt}.json")
+        network = load_polar_network(copied)
+        ports = [p for n in network.lnd_nodes.values()
+                 for p in (n.grpc_port, n.rest_port, n.p2p_port)]
+        assert len(ports) == len(set(ports)) == 9
+        assert set(network.lnd_nodes) == {"alice", "bob", "carol"}
+        assert len(network.channels) == 2
