@@ -10,8 +10,13 @@ ensure_venv() {
     stamp=".venv/.installed-${extras:-base}"
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
         echo "Installing alsats${extras:+[$extras]} into .venv ..." >&2
-        .venv/bin/python -m pip install --quiet --upgrade pip
-        .venv/bin/python -m pip install --quiet -e ".${extras:+[$extras]}"
+        if ! { .venv/bin/python -m pip install --upgrade pip &&
+               .venv/bin/python -m pip install -e ".${extras:+[$extras]}"; } \
+               > .venv/install.log 2>&1; then
+            cat .venv/install.log >&2
+            echo "Installing failed; the log above is also in .venv/install.log" >&2
+            return 1
+        fi
         touch "$stamp"
     fi
     export PATH="$PWD/.venv/bin:$PATH"
