@@ -80,7 +80,6 @@ class LightningNode:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.keepalive_time_ms", 30_000),
             ])
-            self._stubs.clear()
         return self._channel
 
     def _stub(self, kind: type):

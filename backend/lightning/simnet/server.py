@@ -120,7 +120,12 @@ class Simnet:
                 write_private(spec.macaroons[kind], macaroons.bake(keys.root_key, kind))
         server = grpc.aio.server(
             interceptors=[MacaroonInterceptor(keys.root_key)],
-            options=[("grpc.so_reuseport", 0)],  # a taken port must fail, not be shared
+            options=[
+                ("grpc.so_reuseport", 0),  # a taken port must fail, not be shared
+                # LND's keepalive enforcement: clients may ping every 5 s, even when idle
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+                ("grpc.keepalive_permit_without_calls", 1),
+            ],
         )
         node = NodeContext(name, self.ledger, self.events, spec.p2p_port)
         lngrpc.add_LightningServicer_to_server(LightningService(node), server)
