@@ -1,0 +1,211 @@
+"""The credit ledger: what each L402 credential bought and used, in SQLite.
+
+Verification of a credential is stateless (backend/l402); counting is not, and lives here.
+A paid call first *reserves* a credit (in memory: a reservation dies with the process,
+which is exactly when its work dies too), does its work, then *commits*: the credit is
+used and the call's Idempotency-Key recorded in one transaction. A call that fails
+releases its reservation, so it costs nothing; a crash before the commit costs nothing.
+
+Only accounting is stored: token ids, payment hashes, counts, session settings. Nothing a
+user sends (samples, labels) and nothing derived from it is written here.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY, settings TEXT NOT NULL,
+    created INTEGER NOT NULL, expires INTEGER NOT NULL, closed INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS credentials (
+    token_id BLOB PRIMARY KEY, payment_hash BLOB UNIQUE NOT NULL,
+    session_id TEXT NOT NULL REFERENCES sessions (session_id),
+    iterations INTEGER NOT NULL, amount_msat INTEGER NOT NULL,
+    created INTEGER NOT NULL, valid_until INTEGER NOT NULL,
+    used INTEGER NOT NULL DEFAULT 0 CHECK (used >= 0 AND used <= iterations));
+CREATE INDEX IF NOT EXISTS credentials_by_session ON credentials (session_id);
+CREATE TABLE IF NOT EXISTS charged_calls (
+    token_id BLOB NOT NULL, idempotency_key TEXT NOT NULL, charged_at INTEGER NOT NULL,
+    PRIMARY KEY (token_id, idempotency_key));
+"""
+
+
+class CreditError(Exception):
+    """Base of the ledger's refusals."""
+
+
+class UnknownCredential(CreditError):
+    """The credential verifies but this server never sold it (another server's root key?)."""
+
+
+class CreditsExhausted(CreditError):
+    """Every credit of this credential is used (or reserved by a call in flight)."""
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    session_id: str
+    settings: dict
+    created: int
+    expires: int
+    closed: bool
+
+
+@dataclass
+class Reservation:
+    token_id: bytes
+    idempotency_key: str | None
+    already_charged: bool  # a retry of a call that was charged before: free this time
+    done: bool = False
+
+
+class CreditLedger:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # money: survive a power cut too
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        self._reserved: dict[bytes, int] = {}
+        self._in_flight: set[tuple[bytes, str]] = set()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # -- sessions -------------------------------------------------------------------
+
+    def open_session(self, session_id: str, settings: dict, ttl_seconds: int) -> SessionRecord:
+        now = int(self._clock())
+        with self._transaction() as db:
+            db.execute("INSERT INTO sessions (session_id, settings, created, expires)"
+                       " VALUES (?, ?, ?, ?)",
+                       (session_id, json.dumps(settings), now, now + ttl_seconds))
+        return self.session(session_id)
+
+    def session(self, session_id: str) -> SessionRecord | None:
+        row = self._db.execute("SELECT * FROM sessions WHERE session_id = ?",
+                               (session_id,)).fetchone()
+        if row is None:
+            return None
+        return SessionRecord(row["session_id"], json.loads(row["settings"]), row["created"],
+                             row["expires"], bool(row["closed"]))
+
+    def extend_session(self, session_id: str, expires: int) -> None:
+        self._db.execute("UPDATE sessions SET expires = MAX(expires, ?) WHERE session_id = ?",
+                         (expires, session_id))
+
+    def close_session(self, session_id: str) -> None:
+        self._db.execute("UPDATE sessions SET closed = 1 WHERE session_id = ?", (session_id,))
+
+    # -- credentials ----------------------------------------------------------------
+
+    def record_sale(self, *, token_id: bytes, payment_hash: bytes, session_id: str,
+                    iterations: int, amount_msat: int, valid_until: int) -> None:
+        """Remember a challenge we issued; it becomes credits once its invoice is paid."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO credentials (token_id, payment_hash, session_id, iterations,"
+                " amount_msat, created, valid_until) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (token_id, payment_hash, session_id, iterations, amount_msat,
+                 int(self._clock()), valid_until),
+            )
+
+    def remaining(self, token_id: bytes) -> int:
+        """Credits left on a credential, not counting calls in flight."""
+        row = self._row(token_id)
+        return row["iterations"] - row["used"]
+
+    def session_spending(self, session_id: str) -> dict:
+        """Bought and used over every credential of a session (paid or not is not known
+        here: a credential counts once it has been used at least once)."""
+        row = self._db.execute(
+            "SELECT COALESCE(SUM(iterations), 0) AS bought, COALESCE(SUM(used), 0) AS used,"
+            " COALESCE(SUM(amount_msat), 0) AS msat FROM credentials"
+            " WHERE session_id = ? AND used > 0", (session_id,)).fetchone()
+        return {"iterations_bought": row["bought"], "iterations_used": row["used"],
+                "msat_paid": row["msat"]}
+
+    def _row(self, token_id: bytes) -> sqlite3.Row:
+        row = self._db.execute("SELECT * FROM credentials WHERE token_id = ?",
+                               (token_id,)).fetchone()
+        if row is None:
+            raise UnknownCredential("this credential was not issued by this server")
+        return row
+
+    # -- spending -------------------------------------------------------------------
+
+    def reserve(self, token_id: bytes, idempotency_key: str | None = None) -> Reservation:
+        """Hold one credit for a call about to run; raises CreditsExhausted.
+
+        A retried call (same credential, same Idempotency-Key) that was charged before is
+        let through without holding anything: it will not be charged again.
+        """
+        row = self._row(token_id)
+        if idempotency_key is not None:
+            if (token_id, idempotency_key) in self._in_flight:
+                raise CreditError("a call with this Idempotency-Key is still running")
+            if self._charged(token_id, idempotency_key):
+                self._in_flight.add((token_id, idempotency_key))
+                return Reservation(token_id, idempotency_key, already_charged=True)
+        held = self._reserved.get(token_id, 0)
+        if row["iterations"] - row["used"] - held <= 0:
+            raise CreditsExhausted(f"all {row['iterations']} iterations of this credential "
+                                   "are used; buy more")
+        self._reserved[token_id] = held + 1
+        if idempotency_key is not None:
+            self._in_flight.add((token_id, idempotency_key))
+        return Reservation(token_id, idempotency_key, already_charged=False)
+
+    def commit(self, reservation: Reservation) -> int:
+        """The call succeeded: use the credit (once) and return the credits left."""
+        self._finish(reservation)
+        if not reservation.already_charged:
+            with self._transaction() as db:
+                db.execute("UPDATE credentials SET used = used + 1 WHERE token_id = ?",
+                           (reservation.token_id,))
+                if reservation.idempotency_key is not None:
+                    db.execute("INSERT INTO charged_calls VALUES (?, ?, ?)",
+                               (reservation.token_id, reservation.idempotency_key,
+                                int(self._clock())))
+        return self.remaining(reservation.token_id) - self._reserved.get(reservation.token_id, 0)
+
+    def release(self, reservation: Reservation) -> None:
+        """The call failed: give the credit back."""
+        self._finish(reservation)
+
+    def _finish(self, reservation: Reservation) -> None:
+        if reservation.done:
+            raise RuntimeError("a reservation is committed or released once")
+        reservation.done = True
+        if reservation.idempotency_key is not None:
+            self._in_flight.discard((reservation.token_id, reservation.idempotency_key))
+        if not reservation.already_charged:
+            left = self._reserved[reservation.token_id] - 1
+            if left:
+                self._reserved[reservation.token_id] = left
+            else:
+                del self._reserved[reservation.token_id]
+
+    def _charged(self, token_id: bytes, idempotency_key: str) -> bool:
+        return self._db.execute(
+            "SELECT 1 FROM charged_calls WHERE token_id = ? AND idempotency_key = ?",
+            (token_id, idempotency_key)).fetchone() is not None
