@@ -153,8 +153,12 @@ class CreditLedger:
 
     # -- spending -------------------------------------------------------------------
 
-    def reserve(self, token_id: bytes, idempotency_key: str | None = None) -> Reservation:
+    def reserve(self, token_id: bytes, idempotency_key: str | None = None,
+                cap: int | None = None) -> Reservation:
         """Hold one credit for a call about to run; raises CreditsExhausted.
+
+        ``cap``: the iterations the credential itself still grants (a holder may have
+        attenuated its macaroon to fewer than were sold); the smaller count wins.
 
         A retried call (same credential, same Idempotency-Key) that was charged before is
         let through without holding anything: it will not be charged again.
@@ -167,8 +171,9 @@ class CreditLedger:
                 self._in_flight.add((token_id, idempotency_key))
                 return Reservation(token_id, idempotency_key, already_charged=True)
         held = self._reserved.get(token_id, 0)
-        if row["iterations"] - row["used"] - held <= 0:
-            raise CreditsExhausted(f"all {row['iterations']} iterations of this credential "
+        granted = row["iterations"] if cap is None else min(cap, row["iterations"])
+        if granted - row["used"] - held <= 0:
+            raise CreditsExhausted(f"all {granted} iterations of this credential "
                                    "are used; buy more")
         self._reserved[token_id] = held + 1
         if idempotency_key is not None:

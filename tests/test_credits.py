@@ -98,3 +98,12 @@ def test_session_spending_counts_used_credentials_only(ledger):
     ledger.commit(ledger.reserve(used))
     assert ledger.session_spending("s1") == {
         "iterations_bought": 4, "iterations_used": 1, "msat_paid": 20}
+
+
+def test_an_attenuated_credential_grants_no_more_than_its_caveat(ledger):
+    token = sell(ledger, 5)
+    ledger.commit(ledger.reserve(token, cap=2))
+    ledger.commit(ledger.reserve(token, cap=2))
+    with pytest.raises(CreditsExhausted, match="all 2 iterations"):
+        ledger.reserve(token, cap=2)
+    assert ledger.commit(ledger.reserve(token)) == 2  # the full sale, uncapped

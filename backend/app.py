@@ -1,0 +1,104 @@
+"""The aiohttp application factory, used alike by ``alsats-backend``, the tests and tools."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from . import l402, views
+from .config import Config
+from .credits import CreditLedger
+from .keys import CONFIG, EXECUTOR, LEDGER, NODE_INFO, PAYWALL, SESSIONS
+from .lightning import LightningNode, load_polar_network
+from .lightning.simnet import Simnet
+from .middlewares import error_middleware
+from .paywall import Paywall
+from .sessions import SessionStore
+
+log = logging.getLogger("alsats.backend")
+SWEEP_SECONDS = 60.0
+
+
+def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware],
+        client_max_size=max(config.limits.max_pool_bytes, config.limits.max_json_bytes) + 1,
+    )
+    app[CONFIG] = config
+    app[EXECUTOR] = ThreadPoolExecutor(config.workers, thread_name_prefix="alsats-learner")
+    setup_routes(app)
+    app.cleanup_ctx.append(_services(clock))
+    app.cleanup_ctx.append(_sweep_idle_sessions)
+    app.on_cleanup.append(_stop_workers)
+    return app
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/healthz", views.healthz)
+    app.router.add_get("/info", views.info)
+    app.router.add_get("/openapi.json", views.openapi)
+    app.router.add_post("/pay/initialize", views.initialize)
+    app.router.add_post("/train", views.train)
+    app.router.add_post("/label", views.label)
+    app.router.add_put("/pool", views.upload_pool)
+    app.router.add_post("/query", views.query)
+    app.router.add_post("/teach", views.teach)
+    app.router.add_post("/undo", views.undo)
+    app.router.add_get("/session", views.session_info)
+    app.router.add_delete("/session", views.close_session)
+    app.router.add_get("/model", views.download_model)
+
+
+def _services(clock: Callable[[], float]):
+    """Lightning (and the simnet), the ledger, the paywall and sessions, opened and closed."""
+
+    async def services(app: web.Application) -> AsyncIterator[None]:
+        config = app[CONFIG]
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        async with contextlib.AsyncExitStack() as stack:
+            if config.simnet:
+                network = load_polar_network(config.network_file, config.simnet_dir)
+                await stack.enter_async_context(Simnet(network, config.simnet_dir))
+            node_args = (config.network_file, config.node, config.lightning_data_dir)
+            async with LightningNode.from_polar(*node_args, macaroon="readonly") as readonly:
+                app[NODE_INFO] = await readonly.get_info()
+            # the server only makes invoices: the invoice macaroon is all it holds
+            node = await stack.enter_async_context(
+                LightningNode.from_polar(*node_args, macaroon="invoice"))
+            ledger = CreditLedger(config.data_dir / "credits.sqlite", clock=clock)
+            stack.callback(ledger.close)
+            app[LEDGER] = ledger
+            app[PAYWALL] = Paywall(
+                node, ledger, l402.load_or_create_root_key(config.data_dir / "root.key"),
+                price_msat=config.price_msat, invoice_expiry=config.invoice_expiry_seconds,
+                credential_ttl=config.credential_ttl_seconds, clock=clock)
+            app[SESSIONS] = SessionStore(ledger, config.session_idle_seconds, clock=clock)
+            log.info("serving as %s (%s), %d msat per iteration", config.node,
+                     app[NODE_INFO].pubkey, config.price_msat)
+            yield
+
+    return services
+
+
+async def _sweep_idle_sessions(app: web.Application) -> AsyncIterator[None]:
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            for session_id in app[SESSIONS].sweep():
+                log.info("session %s idle: its learner is freed", session_id)
+
+    task = asyncio.create_task(sweep())
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _stop_workers(app: web.Application) -> None:
+    app[EXECUTOR].shutdown(wait=True)

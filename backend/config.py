@@ -1,0 +1,65 @@
+"""The backend's configuration: one frozen, validated object that the app factory takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MiB = 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """A setting is out of range; the message names it."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may carry; beyond these the server answers 413 or 400."""
+
+    max_json_bytes: int = 32 * MiB
+    max_pool_bytes: int = 512 * MiB
+    max_samples_per_call: int = 10_000
+    max_pool_samples: int = 100_000
+    max_features: int = 100_000
+    max_iterations_per_purchase: int = 1_000_000
+    max_query_k: int = 100
+
+
+@dataclass(frozen=True)
+class Config:
+    network_file: Path
+    node: str
+    data_dir: Path
+    simnet: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8402
+    price_msat: int = 1000  # per iteration; the seed charged 1 sat
+    invoice_expiry_seconds: int = 3600
+    credential_ttl_seconds: int = 7 * 24 * 3600
+    session_idle_seconds: int = 24 * 3600  # a session unused this long is freed
+    workers: int = 2  # threads that fit and score models off the event loop
+    limits: Limits = field(default_factory=Limits)
+
+    def __post_init__(self) -> None:
+        checks = {
+            "price_msat": self.price_msat >= 1,
+            "port": 0 <= self.port < 65536,
+            "invoice_expiry_seconds": self.invoice_expiry_seconds >= 10,
+            "credential_ttl_seconds": self.credential_ttl_seconds >= 60,
+            "session_idle_seconds": self.session_idle_seconds >= 60,
+            "workers": self.workers >= 1,
+        }
+        for name, ok in checks.items():
+            if not ok:
+                raise ConfigError(f"{name} is out of range: {getattr(self, name)!r}")
+        object.__setattr__(self, "network_file", Path(self.network_file))
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+
+    @property
+    def simnet_dir(self) -> Path:
+        return self.data_dir / "simnet"
+
+    @property
+    def lightning_data_dir(self) -> Path | None:
+        """Where the node's TLS cert and macaroons are: the simnet's, or Polar's own paths."""
+        return self.simnet_dir if self.simnet else None

@@ -1,0 +1,60 @@
+"""Cold-start selection: spread-out samples for a model that knows nothing yet.
+
+Before a model can rank anything, uncertainty sampling degenerates to "the first rows of
+the pool", which are often alike. k-means++ seeding (each pick drawn with probability
+proportional to its squared distance from everything picked or labeled so far) spreads
+the first labels over the data without favouring lone outliers as greedy farthest-point
+selection does. Candidates are a seeded random subset, so the cost stays bounded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MAX_CANDIDATES = 2000
+_CHUNK = 512
+
+
+def _min_sq_dist(X: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Each row of X's squared distance to its nearest center (centers in chunks)."""
+    best = np.full(len(X), np.inf)
+    x2 = np.einsum("ij,ij->i", X, X)
+    for start in range(0, len(centers), _CHUNK):
+        c = centers[start : start + _CHUNK]
+        d2 = x2[:, None] + np.einsum("ij,ij->i", c, c)[None, :] - 2.0 * X @ c.T
+        best = np.minimum(best, d2.min(axis=1))
+    return np.maximum(best, 0.0)
+
+
+def diverse_sampling(
+    X: np.ndarray,
+    n: int,
+    *,
+    labeled: np.ndarray | None = None,
+    random_state: int = 0,
+    max_candidates: int = MAX_CANDIDATES,
+) -> np.ndarray:
+    """Indices of n rows of X, none in `labeled`, spread out k-means++ style; seeded."""
+    rng = np.random.default_rng(random_state)
+    labeled = np.asarray([] if labeled is None else labeled, dtype=np.int64)
+    candidates = np.setdiff1d(np.arange(len(X)), labeled)
+    if len(candidates) > max_candidates:
+        candidates = np.sort(rng.choice(candidates, size=max_candidates, replace=False))
+    n = min(n, len(candidates))
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    pts = X[candidates]
+    # Distance to the nearest labeled sample; inf while nothing is labeled.
+    d2 = _min_sq_dist(pts, X[labeled]) if len(labeled) else np.full(len(pts), np.inf)
+    picked: list[int] = []
+    for _ in range(n):
+        weights = np.where(np.isfinite(d2), d2, 0.0)
+        weights[picked] = 0.0
+        if np.isinf(d2).all() or weights.sum() <= 0.0:
+            free = np.setdiff1d(np.arange(len(pts)), picked)
+            choice = int(rng.choice(free))
+        else:
+            choice = int(rng.choice(len(pts), p=weights / weights.sum()))
+        picked.append(choice)
+        d2 = np.minimum(d2, _min_sq_dist(pts, pts[choice : choice + 1]))
+    return candidates[np.asarray(picked, dtype=np.int64)]

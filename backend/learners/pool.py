@@ -1,0 +1,210 @@
+"""Pool mode (the widget's): the pool is uploaded once, then query -> teach, one by one.
+
+The learner keeps the pool and the human's labels (pool index -> label) in memory and
+refits a fresh estimator on the labeled samples after every change. Labeled samples are
+fitted in index order, so the model depends on the set of labels, not on the order they
+came in: undoing a label gives back exactly the model from before it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import registry
+from .diversity import diverse_sampling
+from .errors import LearnerError
+from .model import SessionClassifier
+from .registry import DEFAULT_ESTIMATOR, DEFAULT_STRATEGY, check_estimator_name
+from .strategies import top_k
+from .validation import (
+    MAX_POOL,
+    Label,
+    check_classes,
+    check_index,
+    check_int,
+    check_label,
+    check_pool,
+    check_random_state,
+)
+
+MAX_QUERY = 1000  # samples per query
+
+
+class PoolLearner:
+    """A session's learner in pool mode; every public method is atomic (one lock).
+
+    Until two different classes are labeled the model knows nothing, and a query returns
+    spread-out samples (k-means++ seeding, away from those already labeled) with
+    uncertainty 1.0 and predicted None. Afterwards it returns the unlabeled samples the
+    model is least sure of. Both are deterministic for a given random_state and labels.
+    """
+
+    def __init__(
+        self,
+        pool: Any,
+        classes: Sequence[Label],
+        *,
+        estimator: str = DEFAULT_ESTIMATOR,
+        strategy: str = DEFAULT_STRATEGY,
+        random_state: int = 0,
+        max_pool: int = MAX_POOL,
+    ) -> None:
+        self._classes = check_classes(classes)
+        self._class_array = np.asarray(self._classes)
+        self._estimator = check_estimator_name(estimator)
+        self._measure = registry.strategy(strategy)
+        self._random_state = check_random_state(random_state)
+        self._pool = check_pool(pool, max_pool)
+        self._pool.setflags(write=False)
+        self._lock = threading.Lock()
+        self._labels: dict[int, int] = {}  # pool index -> position in classes
+        self._model = self._fit(self._labels)
+        self._version = 0
+
+    def _fit(self, labels: dict[int, int]) -> SessionClassifier:
+        """A fresh model on `labels`, fitted in index order."""
+        index = np.fromiter(sorted(labels), dtype=np.int64, count=len(labels))
+        codes = np.fromiter((labels[i] for i in index), dtype=np.int64, count=len(index))
+        model = SessionClassifier(self._classes, self._estimator, self._random_state)
+        return model.fit(self._pool[index], self._class_array[codes])
+
+    def _commit(self, labels: dict[int, int], model: SessionClassifier) -> None:
+        self._labels, self._model = labels, model
+        self._version += 1
+
+    def query(self, k: int = 1) -> dict:
+        """The k most uncertain unlabeled samples (fewer near the end, none when done)."""
+        with self._lock:
+            k = min(check_int(k, "k", 1, MAX_QUERY), len(self._pool) - len(self._labels))
+            samples: list[dict] = []
+            if k == 0:
+                pass
+            elif not self._model.__sklearn_is_fitted__():
+                labeled = np.fromiter(self._labels, dtype=np.int64, count=len(self._labels))
+                picked = diverse_sampling(
+                    self._pool, k, labeled=labeled, random_state=self._random_state
+                )
+                samples = [{"index": int(i), "uncertainty": 1.0, "predicted": None} for i in picked]
+            else:
+                scores = self._measure(self._model, self._pool)
+                scores[list(self._labels)] = -np.inf
+                picked = top_k(scores, k, self._random_state)
+                predicted = self._model.predict(self._pool[picked]).tolist()
+                samples = [
+                    {"index": int(i), "uncertainty": float(scores[i]), "predicted": label}
+                    for i, label in zip(picked, predicted, strict=True)
+                ]
+            return {"samples": samples, "model_version": self._version}
+
+    def teach(self, index: int, label: Label) -> dict:
+        """Label one pool sample and refit; a second label for an index replaces the first.
+
+        Returns index, label, previous (the replaced label or None), replaced,
+        n_labeled and model_version. Teaching the label a sample already has is a no-op:
+        no refit, model_version unchanged.
+        """
+        with self._lock:
+            i = check_index(index, len(self._pool))
+            code = check_label(label, self._classes)
+            previous = self._labels.get(i)
+            if previous != code:
+                labels = {**self._labels, i: code}
+                self._commit(labels, self._fit(labels))
+            return {
+                "index": i,
+                "label": self._classes[code],
+                "previous": None if previous is None else self._classes[previous],
+                "replaced": previous is not None,
+                "n_labeled": len(self._labels),
+                "model_version": self._version,
+            }
+
+    def teach_many(self, indices: Sequence[int], labels: Sequence[Label]) -> dict:
+        """Label many samples with one refit (e.g. labels resumed from the widget's file).
+
+        All pairs are checked before any is applied; an index may appear once per call.
+        Returns n_labeled, model_version and replaced (how many labels were overwritten).
+        """
+        with self._lock:
+            if not isinstance(indices, list | tuple | np.ndarray) or not isinstance(
+                labels, list | tuple | np.ndarray
+            ):
+                raise LearnerError("indices and labels must be lists")
+            if len(indices) != len(labels):
+                raise LearnerError(
+                    f"indices and labels must pair up: got {len(indices)} indices "
+                    f"and {len(labels)} labels"
+                )
+            new: dict[int, int] = {}
+            for index, label in zip(indices, labels, strict=True):
+                i = check_index(index, len(self._pool))
+                if i in new:
+                    raise LearnerError(f"index {i} appears twice in one call")
+                new[i] = check_label(label, self._classes)
+            replaced = sum(1 for i in new if i in self._labels)
+            merged = {**self._labels, **new}
+            if merged != self._labels:
+                self._commit(merged, self._fit(merged))
+            return {
+                "n_labeled": len(self._labels),
+                "model_version": self._version,
+                "replaced": replaced,
+            }
+
+    def undo(self, index: int) -> dict:
+        """Take a sample's label back and refit -> index, label, n_labeled, model_version."""
+        with self._lock:
+            i = check_index(index, len(self._pool))
+            if i not in self._labels:
+                raise LearnerError(f"pool sample {i} has no label to undo")
+            labels = {j: c for j, c in self._labels.items() if j != i}
+            removed = self._labels[i]
+            self._commit(labels, self._fit(labels))
+            return {
+                "index": i,
+                "label": self._classes[removed],
+                "n_labeled": len(self._labels),
+                "model_version": self._version,
+            }
+
+    def labels(self) -> dict[int, Label]:
+        """A copy of the labels taught so far, pool index -> label."""
+        with self._lock:
+            return {i: self._classes[c] for i, c in sorted(self._labels.items())}
+
+    @property
+    def classes(self) -> list[Label]:
+        return list(self._classes)
+
+    @property
+    def n_features(self) -> int:
+        return self._pool.shape[1]
+
+    @property
+    def n_pool(self) -> int:
+        return self._pool.shape[0]
+
+    @property
+    def n_labeled(self) -> int:
+        with self._lock:
+            return len(self._labels)
+
+    @property
+    def model_version(self) -> int:
+        """Bumped by every teach, teach_many or undo that changes the labels."""
+        with self._lock:
+            return self._version
+
+    @property
+    def estimator_(self) -> Any | None:
+        """The fitted scikit-learn estimator, or None while the model knows nothing.
+
+        Each fit builds a fresh estimator and never touches it again, so the object
+        returned may be used (exported, predicted with) outside the lock.
+        """
+        with self._lock:
+            return self._model.estimator_ if self._model.__sklearn_is_fitted__() else None

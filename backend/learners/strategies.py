@@ -1,0 +1,87 @@
+"""Query strategies: modAL's utility measures made comparable, and a seeded selector.
+
+modAL's measures disagree on direction and range (a small *margin* means unsure) and on
+an unfitted model (uncertainty says 1, entropy says 0). Here every measure is a score in
+[0, 1] where higher means less sure, and an unfitted model scores 1 everywhere, so a
+threshold or a ranking means the same whichever measure a session picked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from modAL.uncertainty import classifier_entropy, classifier_margin, classifier_uncertainty
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+Measure = Callable[[Any, np.ndarray], np.ndarray]
+
+
+def _knows_nothing(model: Any) -> bool:
+    """True when the model can't rank samples: unfitted, or it has seen a single class.
+
+    The model is anything with predict_proba and classes_, as in modAL; scikit-learn's
+    fitted check is used when the model supports it.
+    """
+    is_fitted = getattr(model, "__sklearn_is_fitted__", None)
+    if is_fitted is not None:
+        fitted = bool(is_fitted())
+    else:
+        try:
+            check_is_fitted(model)
+            fitted = True
+        except NotFittedError:
+            fitted = False
+        except (TypeError, AttributeError):  # not a scikit-learn estimator: trust it
+            fitted = True
+    return not fitted or len(model.classes_) < 2
+
+
+def uncertainty_score(model: Any, X: np.ndarray) -> np.ndarray:
+    """1 - max probability (modAL's classifier_uncertainty); at most 1 - 1/K once fitted."""
+    if _knows_nothing(model):
+        return np.ones(len(X))
+    return np.clip(classifier_uncertainty(model, X), 0.0, 1.0)
+
+
+def margin_score(model: Any, X: np.ndarray) -> np.ndarray:
+    """1 - (p1 - p2): modAL's margin is small when the model hesitates, so it is flipped."""
+    if _knows_nothing(model):
+        return np.ones(len(X))
+    return np.clip(1.0 - classifier_margin(model, X), 0.0, 1.0)
+
+
+def entropy_score(model: Any, X: np.ndarray) -> np.ndarray:
+    """Entropy / log(K) over the model's K classes, so a uniform guess scores 1."""
+    if _knows_nothing(model):
+        return np.ones(len(X))
+    scaled = classifier_entropy(model, X) / math.log(len(model.classes_))
+    return np.clip(scaled, 0.0, 1.0)
+
+
+def top_k(scores: np.ndarray, n: int, random_state: int) -> np.ndarray:
+    """Indices of the n highest scores, highest first; ties in a seeded random order.
+
+    modAL's multi_argmax returns its picks unordered and shuffled_argmax draws from the
+    global NumPy generator; a service must replay the same answer for the same state.
+    """
+    perm = np.random.default_rng(random_state).permutation(len(scores))
+    order = np.argsort(-scores[perm], kind="stable")[:n]
+    return perm[order]
+
+
+def most_uncertain(
+    model: Any,
+    X: np.ndarray,
+    n: int = 1,
+    *,
+    measure: Measure = uncertainty_score,
+    random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A modAL-style strategy: the n samples of X the model is least sure of, and scores."""
+    scores = measure(model, X)
+    idx = top_k(scores, n, random_state)
+    return idx, scores[idx]

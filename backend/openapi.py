@@ -1,0 +1,145 @@
+"""The OpenAPI 3 description of the HTTP API, served at /openapi.json."""
+
+from __future__ import annotations
+
+from . import __version__
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_CHALLENGE = {"$ref": "#/components/schemas/Challenge"}
+_LABEL = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
+_MATRIX = {"type": "array", "minItems": 1,
+           "items": {"type": "array", "minItems": 1, "items": {"type": "number"}}}
+
+
+def _json(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str) -> dict:
+    return {"description": description, **_json(_ERROR)}
+
+
+_PAID_ERRORS = {
+    "400": _error("bad input: nothing changed, nothing charged"),
+    "401": _error("the credential does not verify"),
+    "402": {"description": "no credential, or its credits are used: a challenge to pay",
+            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+            **_json(_CHALLENGE)},
+    "409": _error("the session is in the other mode, or the pool is not uploaded"),
+    "410": _error("the session is closed or expired"),
+    "413": _error("the body is over the limit"),
+    "503": _error("the Lightning node is unavailable"),
+}
+
+
+def _paid(summary: str, request: dict | None, result: dict, description: str = "") -> dict:
+    operation = {
+        "summary": summary,
+        "description": description,
+        "security": [{"L402": []}],
+        "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255}}],
+        "responses": {"200": {"description": "done", **_json(result)}, **_PAID_ERRORS},
+    }
+    if request is not None:
+        operation["requestBody"] = {"required": True, **_json(request)}
+    return operation
+
+
+def _obj(properties: dict, required: list[str] | None = None) -> dict:
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+_CREDITS = {"credits_left": {"type": "integer", "minimum": 0}}
+_RESULT = {"type": "object", "properties": _CREDITS, "required": ["credits_left"]}
+
+OPENAPI = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "alsats",
+        "version": __version__,
+        "description": "Active learning as a service, paid per iteration over Lightning "
+                       "with L402. A train, label or teach call (and a model download) is "
+                       "one iteration.",
+    },
+    "paths": {
+        "/healthz": {"get": {"summary": "liveness", "responses": {"200": {
+            "description": "serving", **_json({"type": "object", "properties": {
+                "status": {"type": "string"}, "sessions": {"type": "integer"}}})}}}},
+        "/info": {"get": {"summary": "the server's node and price", "responses": {"200": {
+            "description": "info", **_json(_obj({
+                "node_pubkey": {"type": "string"}, "price_msat": {"type": "integer"},
+                "network": {"type": "string"}, "version": {"type": "string"}}))}}}},
+        "/openapi.json": {"get": {"summary": "this document",
+                                  "responses": {"200": {"description": "OpenAPI 3"}}}},
+        "/pay/initialize": {"post": {
+            "summary": "buy iterations for a new session (or, with session_id, for one)",
+            "requestBody": {"required": True, **_json(_obj({
+                "iterations": {"type": "integer", "minimum": 1},
+                "session_id": {"type": "string"},
+                "mode": {"type": "string", "enum": ["stream", "pool"]},
+                "estimator": {"type": "string"},
+                "strategy": {"type": "string"},
+                "threshold": {"type": "number", "minimum": 0, "maximum": 1},
+                "classes": {"type": "array", "minItems": 2, "items": _LABEL},
+            }, ["iterations"]))},
+            "responses": {
+                "402": {"description": "the challenge: pay its invoice",
+                        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+                        **_json(_CHALLENGE)},
+                "400": _error("bad settings"), "410": _error("no such session"),
+                "413": _error("the body is over the limit"),
+                "503": _error("the Lightning node is unavailable"),
+            },
+        }},
+        "/train": {"post": _paid("teach labeled samples (streamed mode)",
+                                 _obj({"x": _MATRIX, "y": {"type": "array", "items": _LABEL}},
+                                      ["x", "y"]), _RESULT)},
+        "/label": {"post": _paid("score samples: label or skip (streamed mode)",
+                                 _obj({"x": _MATRIX}, ["x"]), _RESULT)},
+        "/pool": {"put": {
+            **_paid("upload the unlabeled pool (pool mode; free)", None, _RESULT),
+            "requestBody": {"required": True, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}},
+        }},
+        "/query": {"post": _paid("the k most uncertain unlabeled pool samples (free)",
+                                 _obj({"k": {"type": "integer", "minimum": 1}}), _RESULT)},
+        "/teach": {"post": _paid("teach one pool sample's label",
+                                 _obj({"index": {"type": "integer", "minimum": 0},
+                                       "label": _LABEL}, ["index", "label"]), _RESULT)},
+        "/undo": {"post": _paid("take a taught label back (free)",
+                                _obj({"index": {"type": "integer", "minimum": 0}},
+                                     ["index"]), _RESULT)},
+        "/session": {
+            "get": _paid("the session's settings, progress and credits (free)", None, _RESULT),
+            "delete": _paid("close the session and free its memory (free)", None, _RESULT),
+        },
+        "/model": {"get": {
+            **_paid("the trained model, serialized with skops", None, {}),
+            "responses": {"200": {"description": "skops bytes", "content": {
+                "application/octet-stream": {"schema": {"type": "string",
+                                                        "format": "binary"}}}},
+                          **_PAID_ERRORS},
+        }},
+    },
+    "components": {
+        "securitySchemes": {"L402": {
+            "type": "apiKey", "in": "header", "name": "Authorization",
+            "description": "L402 <base64 macaroon>:<hex preimage> (LSAT accepted)"}},
+        "schemas": {
+            "Error": {"type": "object", "properties": {"error": {"type": "string"}},
+                      "required": ["error"]},
+            "Challenge": {"type": "object", "required": [
+                "error", "session_id", "payment_request", "amount_msat", "iterations"],
+                "properties": {
+                    "error": {"type": "string"}, "session_id": {"type": "string"},
+                    "payment_request": {"type": "string"},
+                    "payment_hash": {"type": "string"}, "macaroon": {"type": "string"},
+                    "amount_msat": {"type": "integer"}, "iterations": {"type": "integer"},
+                    "credits_left": {"type": "integer"}, "settings": {"type": "object"}}},
+        },
+    },
+}

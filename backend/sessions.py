@@ -1,0 +1,120 @@
+"""Active-learning sessions: settings in the credit ledger, learners in memory only.
+
+A session's settings (mode, estimator, strategy, threshold, classes) are accounting, kept
+so that credits bought survive a restart; its learner, pool and labels live in this
+process only and are gone when the session closes, expires or the server restarts (the
+session then starts again with an empty model, and says so).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .credits import CreditLedger, SessionRecord
+from .learners import LearnerError, PoolLearner, StreamLearner
+
+MODES = ("stream", "pool")
+DEFAULT_CLASSES = list(range(10))  # MNIST's digits, the showcase
+
+
+class SessionGone(Exception):
+    """No such session, or it was closed or expired."""
+
+
+@dataclass
+class LiveSession:
+    record: SessionRecord
+    learner: StreamLearner | PoolLearner | None
+    restored: bool  # made again after a restart: the model starts empty
+    last_used: float = field(default_factory=time.time)
+
+    @property
+    def session_id(self) -> str:
+        return self.record.session_id
+
+    @property
+    def settings(self) -> dict:
+        return self.record.settings
+
+
+def check_settings(body: dict) -> dict:
+    """The session settings of an initialize request, with defaults; LearnerError if bad."""
+    mode = body.get("mode", "stream")
+    if mode not in MODES:
+        raise LearnerError(f"mode must be one of {list(MODES)}, got {mode!r}")
+    settings = {
+        "mode": mode,
+        "estimator": body.get("estimator", "random_forest"),
+        "strategy": body.get("strategy", "uncertainty"),
+        "threshold": body.get("threshold", 0.5),
+        "classes": body.get("classes", DEFAULT_CLASSES),
+    }
+    _stream_learner(settings)  # the learner checks every setting itself
+    return settings
+
+
+def _stream_learner(settings: dict) -> StreamLearner:
+    return StreamLearner(settings["classes"], estimator=settings["estimator"],
+                         strategy=settings["strategy"], threshold=settings["threshold"])
+
+
+class SessionStore:
+    def __init__(self, ledger: CreditLedger, idle_seconds: int,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._ledger = ledger
+        self._idle_seconds = idle_seconds
+        self._clock = clock
+        self._live: dict[str, LiveSession] = {}
+
+    def open(self, settings: dict) -> LiveSession:
+        session_id = secrets.token_urlsafe(16)
+        record = self._ledger.open_session(session_id, settings, self._idle_seconds)
+        live = LiveSession(record, self._new_learner(settings), restored=False,
+                           last_used=self._clock())
+        self._live[session_id] = live
+        return live
+
+    def get(self, session_id: str) -> LiveSession:
+        """The live session, made again from its settings after a restart."""
+        now = self._clock()
+        live = self._live.get(session_id)
+        if live is None:
+            record = self._ledger.session(session_id)
+            if record is None or record.closed or record.expires <= now:
+                raise SessionGone(f"session {session_id} is closed or has expired")
+            live = LiveSession(record, self._new_learner(record.settings), restored=True)
+            self._live[session_id] = live
+        live.last_used = now
+        self._ledger.extend_session(session_id, int(now) + self._idle_seconds)
+        return live
+
+    def attach_pool(self, live: LiveSession, pool: np.ndarray, max_pool: int) -> PoolLearner:
+        """A pool-mode session's learner, made from its uploaded pool (replacing any)."""
+        settings = live.settings
+        live.learner = PoolLearner(pool, settings["classes"], estimator=settings["estimator"],
+                                   strategy=settings["strategy"], max_pool=max_pool)
+        return live.learner
+
+    def close(self, session_id: str) -> None:
+        self._live.pop(session_id, None)
+        self._ledger.close_session(session_id)
+
+    def sweep(self) -> list[str]:
+        """Free the learners of sessions idle past their time; returns their ids."""
+        cutoff = self._clock() - self._idle_seconds
+        idle = [sid for sid, live in self._live.items() if live.last_used <= cutoff]
+        for session_id in idle:
+            del self._live[session_id]
+        return idle
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    @staticmethod
+    def _new_learner(settings: dict) -> StreamLearner | None:
+        return _stream_learner(settings) if settings["mode"] == "stream" else None

@@ -1,0 +1,266 @@
+"""Thin views: parse the request, call the domain, shape the answer."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import io
+import json
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from aiohttp import web
+
+from . import __version__
+from .errors import json_error, too_large
+from .keys import CONFIG, EXECUTOR, NODE_INFO, PAYWALL, SESSIONS
+from .learners import PoolLearner, export_model
+from .openapi import OPENAPI
+from .sessions import LiveSession, SessionGone, check_settings
+
+SETTINGS_FIELDS = {"mode", "estimator", "strategy", "threshold", "classes"}
+PAY_REQUIRED = ("payment required: pay the invoice, then send "
+                "'Authorization: L402 <macaroon>:<preimage hex>'")
+
+
+# -- free, unauthenticated ------------------------------------------------------------
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "sessions": len(request.app[SESSIONS])})
+
+
+async def info(request: web.Request) -> web.Response:
+    node = request.app[NODE_INFO]
+    return web.json_response({
+        "node_pubkey": node.pubkey, "network": node.network, "version": __version__,
+        "price_msat": request.app[CONFIG].price_msat,
+    })
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(OPENAPI)
+
+
+async def initialize(request: web.Request) -> web.Response:
+    """402 with a challenge for N iterations, of a new session or (session_id) a known one."""
+    body = await read_json(request)
+    _only(body, {"iterations", "session_id"} | SETTINGS_FIELDS)
+    limit = request.app[CONFIG].limits.max_iterations_per_purchase
+    iterations = body.get("iterations")
+    if isinstance(iterations, bool) or not isinstance(iterations, int) \
+            or not 1 <= iterations <= limit:
+        raise json_error(web.HTTPBadRequest,
+                         f"iterations must be an integer from 1 to {limit}, got {iterations!r}")
+    sessions = request.app[SESSIONS]
+    if "session_id" in body:  # buying more for a session that exists
+        if SETTINGS_FIELDS & body.keys():
+            raise json_error(web.HTTPBadRequest, "a session's settings are fixed when it is "
+                             "created; send only iterations with session_id")
+        live = _session(request, body["session_id"])
+    else:
+        live = sessions.open(check_settings(body))
+    challenge = await request.app[PAYWALL].challenge(live.session_id, iterations)
+    raise challenge.error(PAY_REQUIRED, settings=live.settings)
+
+
+# -- streamed mode (the seed's) ----------------------------------------------------------
+
+async def train(request: web.Request) -> web.Response:
+    grant, live = await _paid_session(request, "stream")
+    body = await read_json(request)
+    _only(body, {"x", "y", "session_id"})
+    _named_session(body, grant)
+    x, y = _field(body, "x"), _field(body, "y")
+    result, left = await _charge(request, grant, live.learner.train, x, y)
+    return web.json_response({**result, "credits_left": left})
+
+
+async def label(request: web.Request) -> web.Response:
+    grant, live = await _paid_session(request, "stream")
+    body = await read_json(request)
+    _only(body, {"x", "session_id"})
+    _named_session(body, grant)
+    result, left = await _charge(request, grant, live.learner.label, _field(body, "x"))
+    return web.json_response({**result, "credits_left": left})
+
+
+# -- pool mode (the widget's) ----------------------------------------------------------
+
+async def upload_pool(request: web.Request) -> web.Response:
+    grant, live = await _paid_session(request, "pool")
+    limits = request.app[CONFIG].limits
+    raw = await _read_body(request, limits.max_pool_bytes)
+    try:
+        pool = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise json_error(web.HTTPBadRequest, f"the body is not a NumPy .npy array: {exc}") \
+            from None
+    if not isinstance(pool, np.ndarray):
+        raise json_error(web.HTTPBadRequest, "the body must be one .npy array, not an archive")
+    learner = await _off_loop(request, request.app[SESSIONS].attach_pool, live, pool,
+                              limits.max_pool_samples)
+    return web.json_response({"n_pool": learner.n_pool, "n_features": learner.n_features,
+                              "credits_left": request.app[PAYWALL].credits_left(grant)})
+
+
+async def query(request: web.Request) -> web.Response:
+    grant, live = await _paid_session(request, "pool")
+    body = await read_json(request)
+    _only(body, {"k", "session_id"})
+    _named_session(body, grant)
+    k = body.get("k", 1)
+    limit = request.app[CONFIG].limits.max_query_k
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
+        raise json_error(web.HTTPBadRequest, f"k must be an integer from 1 to {limit}")
+    result = await _off_loop(request, _pool(live).query, k)
+    return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
+
+
+async def teach(request: web.Request) -> web.Response:
+    grant, live = await _paid_session(request, "pool")
+    body = await read_json(request)
+    _only(body, {"index", "label", "session_id"})
+    _named_session(body, grant)
+    learner = _pool(live)
+    index, given = _field(body, "index"), _field(body, "label")
+    result, left = await _charge(request, grant, learner.teach, index, given)
+    return web.json_response({**result, "credits_left": left})
+
+
+async def undo(request: web.Request) -> web.Response:
+    grant, live = await _paid_session(request, "pool")
+    body = await read_json(request)
+    _only(body, {"index", "session_id"})
+    _named_session(body, grant)
+    result = await _off_loop(request, _pool(live).undo, _field(body, "index"))
+    return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
+
+
+# -- the session -------------------------------------------------------------------------
+
+async def session_info(request: web.Request) -> web.Response:
+    grant, live = await _paid_session(request, None)
+    learner = live.learner
+    return web.json_response({
+        "session_id": live.session_id, "settings": live.settings, "restored": live.restored,
+        "n_labeled": getattr(learner, "n_labeled", 0) if learner else 0,
+        "pool_uploaded": isinstance(learner, PoolLearner),
+        "credits_left": request.app[PAYWALL].credits_left(grant),
+        "price_msat": request.app[CONFIG].price_msat,
+    })
+
+
+async def download_model(request: web.Request) -> web.Response:
+    """The session's trained model, serialized with skops; one iteration."""
+    grant, live = await _paid_session(request, None)
+    if live.learner is None:
+        raise json_error(web.HTTPConflict, "no model yet: upload the pool and teach labels")
+    data, left = await _charge(request, grant, export_model, live.learner)
+    return web.Response(body=data, content_type="application/octet-stream", headers={
+        "X-Credits-Left": str(left),
+        "Content-Disposition": f'attachment; filename="alsats-{live.session_id}.skops"',
+    })
+
+
+async def close_session(request: web.Request) -> web.Response:
+    grant, live = await _paid_session(request, None)
+    request.app[SESSIONS].close(live.session_id)
+    return web.json_response({"closed": live.session_id,
+                              "credits_left": request.app[PAYWALL].credits_left(grant)})
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+async def _paid_session(request: web.Request, mode: str | None):
+    """The caller's grant and live session; 402 (with a challenge) without a credential."""
+    paywall, sessions = request.app[PAYWALL], request.app[SESSIONS]
+    grant = paywall.credential(request)
+    if grant is None:
+        if mode is None:
+            raise json_error(web.HTTPUnauthorized, "this call needs an L402 credential: "
+                             "start with POST /pay/initialize")
+        live = sessions.open(check_settings({"mode": mode}))
+        raise (await paywall.challenge(live.session_id, 1)).error(PAY_REQUIRED,
+                                                                 settings=live.settings)
+    live = _session(request, grant.session_id)
+    if mode is not None and live.settings["mode"] != mode:
+        raise json_error(web.HTTPConflict, f"this call is for {mode}-mode sessions; this "
+                         f"session is in {live.settings['mode']} mode")
+    return grant, live
+
+
+def _named_session(body: dict, grant) -> None:
+    """A call may name its session; a credential of another session is then refused."""
+    if "session_id" in body and body["session_id"] != grant.session_id:
+        raise json_error(web.HTTPUnauthorized,
+                         "invalid L402 credential: it was sold for another session")
+
+
+def _session(request: web.Request, session_id: Any) -> LiveSession:
+    if not isinstance(session_id, str):
+        raise json_error(web.HTTPBadRequest, "session_id must be a string")
+    try:
+        return request.app[SESSIONS].get(session_id)
+    except SessionGone as exc:
+        raise json_error(web.HTTPGone, str(exc)) from None
+
+
+def _pool(live: LiveSession) -> PoolLearner:
+    if not isinstance(live.learner, PoolLearner):
+        raise json_error(web.HTTPConflict, "upload the pool first: PUT /pool with .npy bytes")
+    return live.learner
+
+
+async def _charge(request: web.Request, grant, fn: Callable, *args: Any):
+    return await request.app[PAYWALL].charge(
+        request, grant, lambda: _off_loop(request, fn, *args))
+
+
+async def _off_loop(request: web.Request, fn: Callable, *args: Any):
+    """Fitting and scoring run in the worker threads, so the event loop stays free."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(request.app[EXECUTOR], functools.partial(fn, *args))
+
+
+async def read_json(request: web.Request) -> dict:
+    raw = await _read_body(request, request.app[CONFIG].limits.max_json_bytes)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise json_error(web.HTTPBadRequest, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise json_error(web.HTTPBadRequest, "the body must be a JSON object")
+    return body
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit, request.content_length)
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 20):
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit, size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _only(body: dict, allowed: set[str]) -> None:
+    unknown = sorted(body.keys() - allowed)
+    if unknown:
+        raise json_error(web.HTTPBadRequest, f"unknown field(s) {unknown}; "
+                         f"expected some of {sorted(allowed)}")
+
+
+def _field(body: dict, name: str) -> Any:
+    if name not in body:
+        raise json_error(web.HTTPBadRequest, f"missing field {name!r}")
+    return body[name]
+

@@ -1,0 +1,69 @@
+"""A restart keeps the credits bought; nothing a user sent is ever on disk."""
+
+from __future__ import annotations
+
+import io
+import stat
+
+import numpy as np
+
+
+async def test_restart_mid_session_keeps_credits_and_charged_keys(backend):
+    buyer = await backend.start()
+    auth, challenge = await buyer.buy(5)
+    x = [[0.25] * 8, [0.75] * 8]
+    status, body = await buyer.call("POST", "/train", auth, json={"x": x, "y": [0, 1]},
+                                    headers={"Idempotency-Key": "k1"})
+    assert status == 200 and body["credits_left"] == 4
+    await backend.stop()
+
+    buyer = await backend.start()
+    status, session = await buyer.call("GET", "/session", auth)
+    assert status == 200 and session["credits_left"] == 4
+    assert session["restored"] and session["n_labeled"] == 0  # learners live in memory only
+    assert session["session_id"] == challenge["session_id"]
+    # the charged call, retried after the restart: done again, not charged again
+    status, body = await buyer.call("POST", "/train", auth, json={"x": x, "y": [0, 1]},
+                                    headers={"Idempotency-Key": "k1"})
+    assert status == 200 and body["credits_left"] == 4
+    status, body = await buyer.call("POST", "/label", auth, json={"x": x})
+    assert status == 200 and body["credits_left"] == 3
+
+
+async def test_nothing_user_sent_is_on_disk(backend, config):
+    buyer = await backend.start()
+    marker = 0.123456789  # a value no file should ever contain
+    auth, _ = await buyer.buy(3)
+    x = [[marker, 2.5, 7.25], [1.0, marker, 3.5]]
+    await buyer.call("POST", "/train", auth, json={"x": x, "y": [0, 1]})
+    await buyer.call("POST", "/label", auth, json={"x": x})
+
+    pool_auth, _ = await buyer.buy(3, mode="pool")
+    pool = np.random.default_rng(1).integers(0, 255, (50, 16)).astype(np.uint8)
+    buffer = io.BytesIO()
+    np.save(buffer, pool)
+    await buyer.call("PUT", "/pool", pool_auth, data=buffer.getvalue(),
+                     headers={"Content-Type": "application/octet-stream"})
+    await buyer.call("POST", "/teach", pool_auth, json={"index": 3, "label": 7})
+    await buyer.call("DELETE", "/session", pool_auth)
+    await backend.stop()
+
+    needles = [repr(marker).encode(), np.float64(marker).tobytes(), pool.tobytes()[:64],
+               pool[3].tobytes()]
+    files = [p for p in config.data_dir.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        content = path.read_bytes()
+        for needle in needles:
+            assert needle not in content, f"user data found in {path}"
+
+
+async def test_root_key_is_private_and_never_served(backend, config):
+    buyer = await backend.start()
+    root_key = config.data_dir / "root.key"
+    assert stat.S_IMODE(root_key.stat().st_mode) == 0o600
+    secret = root_key.read_bytes()
+    for path in ("/root.key", "/../root.key", "/info", "/openapi.json", "/healthz"):
+        async with buyer.http.get(path) as response:
+            assert secret not in await response.read()
+            assert secret.hex().encode() not in await response.read()

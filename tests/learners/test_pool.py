@@ -1,0 +1,214 @@
+"""PoolLearner: the widget's mode, query -> teach over an uploaded pool."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.learners import LearnerError, PoolLearner
+from backend.learners.model import SessionClassifier
+
+from .conftest import DIGITS
+
+FAST = "logistic_regression"  # for tests of bookkeeping, where the estimator doesn't matter
+
+
+@pytest.fixture
+def small(digits) -> tuple[np.ndarray, np.ndarray]:
+    """60 digits: a pool small enough to label completely."""
+    return digits.X_train[:60], digits.y_train[:60]
+
+
+def taught(learner: PoolLearner, y: np.ndarray, indices) -> None:
+    indices = list(indices)
+    learner.teach_many([int(i) for i in indices], [int(y[i]) for i in indices])
+
+
+def test_first_query_is_diverse_and_deterministic(digits) -> None:
+    learner = PoolLearner(digits.X_train, DIGITS)
+    first = learner.query(10)
+    assert first["model_version"] == 0
+    indices = [s["index"] for s in first["samples"]]
+    assert indices != list(range(10)) and len(set(indices)) == 10
+    assert len(set(digits.y_train[indices])) >= 7
+    assert all(s["uncertainty"] == 1.0 and s["predicted"] is None for s in first["samples"])
+    assert learner.query(10) == first
+    assert PoolLearner(digits.X_train, DIGITS, random_state=0).query(10) == first
+    assert PoolLearner(digits.X_train, DIGITS, random_state=1).query(10) != first
+
+
+def test_cold_start_moves_away_from_labeled(small) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    zeros = np.flatnonzero(y == 0)
+    taught(learner, y, zeros)  # one class only: still no model
+    assert learner.estimator_ is None
+    picked = [s["index"] for s in learner.query(5)["samples"]]
+    assert not set(picked) & set(zeros.tolist())
+    assert all(y[i] != 0 for i in picked)
+
+
+def test_after_fitting_queries_rank_by_uncertainty(small) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    taught(learner, y, range(20))
+    samples = learner.query(15)["samples"]
+    scores = [s["uncertainty"] for s in samples]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s["uncertainty"] <= 0.9 and s["predicted"] in DIGITS for s in samples)
+    assert learner.query(15)["samples"] == samples
+
+
+def test_taught_indices_never_come_back(small) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    seen: set[int] = set()
+    for _ in range(4):
+        picked = [s["index"] for s in learner.query(5)["samples"]]
+        assert not set(picked) & seen
+        taught(learner, y, picked)
+        seen |= set(picked)
+    rest = [s["index"] for s in learner.query(1000)["samples"]]
+    assert len(rest) == 60 - 20 and not set(rest) & seen
+    assert set(learner.labels()) == seen and learner.n_labeled == 20
+
+
+def test_undo_brings_a_sample_back(small) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    taught(learner, y, range(10))
+    before = learner.estimator_.predict_proba(X)
+    assert learner.teach(10, int(y[10]))["n_labeled"] == 11
+    out = learner.undo(10)
+    assert out == {"index": 10, "label": int(y[10]), "n_labeled": 10, "model_version": 3}
+    assert 10 not in learner.labels()
+    assert 10 in [s["index"] for s in learner.query(1000)["samples"]]
+    # The model depends on the set of labels only, so undo gives the old model back.
+    np.testing.assert_array_equal(learner.estimator_.predict_proba(X), before)
+
+
+def test_teaching_twice_replaces(small) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    first = learner.teach(0, 1)
+    assert first == {
+        "index": 0,
+        "label": 1,
+        "previous": None,
+        "replaced": False,
+        "n_labeled": 1,
+        "model_version": 1,
+    }
+    second = learner.teach(0, 2)
+    assert second["replaced"] is True and second["previous"] == 1
+    assert second["n_labeled"] == 1 and second["model_version"] == 2
+    same = learner.teach(0, 2)  # no change, no refit
+    assert same["model_version"] == 2 and same["previous"] == 2
+    assert learner.labels() == {0: 2}
+
+
+def test_rejected_calls_change_nothing(small) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    taught(learner, y, range(10))
+    state = (learner.labels(), learner.n_labeled, learner.model_version, learner.query(5))
+    bad_calls = [
+        lambda: learner.teach(60, 1),
+        lambda: learner.teach(-1, 1),
+        lambda: learner.teach(True, 1),
+        lambda: learner.teach(11, 10),
+        lambda: learner.teach(11, "1"),
+        lambda: learner.teach_many([11, 12, 13], [1, 2, 99]),
+        lambda: learner.teach_many([11, 12, 11], [1, 2, 3]),
+        lambda: learner.teach_many([11, 12], [1]),
+        lambda: learner.undo(11),
+        lambda: learner.undo(600),
+        lambda: learner.query(0),
+        lambda: learner.query(1001),
+        lambda: learner.query(2.0),
+    ]
+    for call in bad_calls:
+        with pytest.raises(LearnerError):
+            call()
+    assert (learner.labels(), learner.n_labeled, learner.model_version, learner.query(5)) == state
+
+
+def test_rejected_messages(small) -> None:
+    learner = PoolLearner(small[0], DIGITS)
+    with pytest.raises(LearnerError, match=r"^index 60 is out of range: the pool has 60 samples"):
+        learner.teach(60, 1)
+    with pytest.raises(LearnerError, match=r"^label 10 is not one of the session's classes"):
+        learner.teach(0, 10)
+    with pytest.raises(LearnerError, match="^pool sample 3 has no label to undo$"):
+        learner.undo(3)
+    with pytest.raises(LearnerError, match="^index 5 appears twice in one call$"):
+        learner.teach_many([5, 5], [1, 1])
+
+
+def test_failed_fit_changes_nothing(small, monkeypatch) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    taught(learner, y, range(10))
+    estimator = learner.estimator_
+
+    def broken_fit(self, X, y):
+        raise MemoryError
+
+    monkeypatch.setattr(SessionClassifier, "fit", broken_fit)
+    for call in (lambda: learner.teach(20, 1), lambda: learner.undo(0)):
+        with pytest.raises(MemoryError):
+            call()
+    assert learner.n_labeled == 10 and learner.model_version == 1
+    assert learner.estimator_ is estimator
+
+
+def test_label_order_does_not_matter(small) -> None:
+    X, y = small
+    forward = PoolLearner(X, DIGITS, estimator=FAST)
+    backward = PoolLearner(X, DIGITS, estimator=FAST)
+    for i in range(12):
+        forward.teach(i, int(y[i]))
+    taught(backward, y, reversed(range(12)))
+    assert forward.labels() == backward.labels()
+    np.testing.assert_array_equal(
+        forward.estimator_.predict_proba(X), backward.estimator_.predict_proba(X)
+    )
+
+
+def test_fully_labeled_pool_queries_nothing(small) -> None:
+    X, y = small
+    learner = PoolLearner(X[:12], DIGITS, estimator=FAST)
+    taught(learner, y, range(11))
+    assert [s["index"] for s in learner.query(5)["samples"]] == [11]
+    learner.teach(11, int(y[11]))
+    assert learner.query(5) == {"samples": [], "model_version": 2}
+
+
+def test_images_are_flattened_and_copied() -> None:
+    images = np.random.default_rng(0).integers(0, 255, size=(30, 4, 5)).astype(np.uint8)
+    learner = PoolLearner(images, ["even", "odd"])
+    assert (learner.n_pool, learner.n_features, learner.n_labeled) == (30, 20, 0)
+    first = learner.query(3)
+    images[:] = 0  # the caller's array is not the learner's
+    assert learner.query(3) == first
+    learner.teach(0, "odd")
+    assert learner.labels() == {0: "odd"}
+
+
+def test_bad_pool_and_settings() -> None:
+    with pytest.raises(LearnerError, match="pool contains NaN or infinity at row 1"):
+        PoolLearner([[0.0], [np.nan]], DIGITS)
+    with pytest.raises(LearnerError, match="pool has 3 samples, at most 2 are allowed"):
+        PoolLearner(np.zeros((3, 1)), DIGITS, max_pool=2)
+    with pytest.raises(LearnerError, match="unknown strategy"):
+        PoolLearner(np.zeros((3, 1)), DIGITS, strategy="random")
+
+
+def test_active_learning_reaches_85_percent_within_200_labels(digits) -> None:
+    learner = PoolLearner(digits.X_train, DIGITS)  # random forest, uncertainty sampling
+    accuracy = 0.0
+    while learner.n_labeled < 200 and accuracy <= 0.85:
+        picked = [s["index"] for s in learner.query(20)["samples"]]
+        taught(learner, digits.y_train, picked)
+        accuracy = (learner.estimator_.predict(digits.X_test) == digits.y_test).mean()
+    assert accuracy > 0.85, (learner.n_labeled, accuracy)
