@@ -63,6 +63,7 @@ class Reservation:
     token_id: bytes
     idempotency_key: str | None
     already_charged: bool  # a retry of a call that was charged before: free this time
+    count: int = 1  # credits the call costs
     done: bool = False
 
 
@@ -154,8 +155,8 @@ class CreditLedger:
     # -- spending -------------------------------------------------------------------
 
     def reserve(self, token_id: bytes, idempotency_key: str | None = None,
-                cap: int | None = None) -> Reservation:
-        """Hold one credit for a call about to run; raises CreditsExhausted.
+                cap: int | None = None, count: int = 1) -> Reservation:
+        """Hold ``count`` credits for a call about to run; raises CreditsExhausted.
 
         ``cap``: the iterations the credential itself still grants (a holder may have
         attenuated its macaroon to fewer than were sold); the smaller count wins.
@@ -172,21 +173,25 @@ class CreditLedger:
                 return Reservation(token_id, idempotency_key, already_charged=True)
         held = self._reserved.get(token_id, 0)
         granted = row["iterations"] if cap is None else min(cap, row["iterations"])
-        if granted - row["used"] - held <= 0:
+        left = granted - row["used"] - held
+        if left <= 0:
             raise CreditsExhausted(f"all {granted} iterations of this credential "
                                    "are used; buy more")
-        self._reserved[token_id] = held + 1
+        if left < count:
+            raise CreditsExhausted(f"this call costs {count} iterations and the credential "
+                                   f"has {left} left; buy more")
+        self._reserved[token_id] = held + count
         if idempotency_key is not None:
             self._in_flight.add((token_id, idempotency_key))
-        return Reservation(token_id, idempotency_key, already_charged=False)
+        return Reservation(token_id, idempotency_key, already_charged=False, count=count)
 
     def commit(self, reservation: Reservation) -> int:
-        """The call succeeded: use the credit (once) and return the credits left."""
+        """The call succeeded: use its credits (once) and return the credits left."""
         self._finish(reservation)
         if not reservation.already_charged:
             with self._transaction() as db:
-                db.execute("UPDATE credentials SET used = used + 1 WHERE token_id = ?",
-                           (reservation.token_id,))
+                db.execute("UPDATE credentials SET used = used + ? WHERE token_id = ?",
+                           (reservation.count, reservation.token_id))
                 if reservation.idempotency_key is not None:
                     db.execute("INSERT INTO charged_calls VALUES (?, ?, ?)",
                                (reservation.token_id, reservation.idempotency_key,
@@ -204,7 +209,7 @@ class CreditLedger:
         if reservation.idempotency_key is not None:
             self._in_flight.discard((reservation.token_id, reservation.idempotency_key))
         if not reservation.already_charged:
-            left = self._reserved[reservation.token_id] - 1
+            left = self._reserved[reservation.token_id] - reservation.count
             if left:
                 self._reserved[reservation.token_id] = left
             else:

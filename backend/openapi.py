@@ -53,6 +53,11 @@ def _obj(properties: dict, required: list[str] | None = None) -> dict:
     return schema
 
 
+def _body(properties: dict, required: list[str] | None = None) -> dict:
+    """A paid call's JSON body: it may name its session (checked against the credential)."""
+    return _obj({**properties, "session_id": {"type": "string"}}, required)
+
+
 _CREDITS = {"credits_left": {"type": "integer", "minimum": 0}}
 _RESULT = {"type": "object", "properties": _CREDITS, "required": ["credits_left"]}
 
@@ -96,22 +101,29 @@ OPENAPI = {
             },
         }},
         "/train": {"post": _paid("teach labeled samples (streamed mode)",
-                                 _obj({"x": _MATRIX, "y": {"type": "array", "items": _LABEL}},
+                                 _body({"x": _MATRIX, "y": {"type": "array", "items": _LABEL}},
                                       ["x", "y"]), _RESULT)},
         "/label": {"post": _paid("score samples: label or skip (streamed mode)",
-                                 _obj({"x": _MATRIX}, ["x"]), _RESULT)},
+                                 _body({"x": _MATRIX}, ["x"]), _RESULT)},
         "/pool": {"put": {
             **_paid("upload the unlabeled pool (pool mode; free)", None, _RESULT),
             "requestBody": {"required": True, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}},
         }},
         "/query": {"post": _paid("the k most uncertain unlabeled pool samples (free)",
-                                 _obj({"k": {"type": "integer", "minimum": 1}}), _RESULT)},
-        "/teach": {"post": _paid("teach one pool sample's label",
-                                 _obj({"index": {"type": "integer", "minimum": 0},
-                                       "label": _LABEL}, ["index", "label"]), _RESULT)},
+                                 _body({"k": {"type": "integer", "minimum": 1}}), _RESULT)},
+        "/teach": {"post": _paid(
+            "teach one pool sample's label, or many (one iteration each)",
+            {"oneOf": [
+                _body({"index": {"type": "integer", "minimum": 0}, "label": _LABEL},
+                      ["index", "label"]),
+                _body({"indices": {"type": "array", "minItems": 1,
+                                  "items": {"type": "integer", "minimum": 0}},
+                      "labels": {"type": "array", "minItems": 1, "items": _LABEL}},
+                      ["indices", "labels"]),
+            ]}, _RESULT)},
         "/undo": {"post": _paid("take a taught label back (free)",
-                                _obj({"index": {"type": "integer", "minimum": 0}},
+                                _body({"index": {"type": "integer", "minimum": 0}},
                                      ["index"]), _RESULT)},
         "/session": {
             "get": _paid("the session's settings, progress and credits (free)", None, _RESULT),

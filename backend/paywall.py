@@ -94,9 +94,10 @@ class Paywall:
         return grant
 
     async def charge(self, request: web.Request, grant: l402.Grant,
-                     work: Callable[[], Awaitable[Any]]) -> tuple[Any, int]:
-        """Run a paid call's work, using one credit only if it succeeds: (result, credits left).
+                     work: Callable[[], Awaitable[Any]], cost: int = 1) -> tuple[Any, int]:
+        """Run a paid call's work, using ``cost`` credits only if it succeeds.
 
+        Returns (result, credits left).
         With an ``Idempotency-Key``, a retry of a call that was charged is not charged
         again: it gets the first answer from memory or, after a restart, the work runs
         again for free (answers are derived from user data, so they are never on disk).
@@ -105,11 +106,13 @@ class Paywall:
         if key is not None and (grant.token_id, key) in self._answers:
             return self._answers[(grant.token_id, key)]
         try:
-            reservation = self._ledger.reserve(grant.token_id, key, cap=grant.iterations)
+            reservation = self._ledger.reserve(grant.token_id, key, cap=grant.iterations,
+                                               count=cost)
         except CreditsExhausted as exc:
-            more = await self.challenge(grant.session_id, grant.iterations)
-            raise more.error(f"{exc}: pay this invoice for {grant.iterations} more",
-                             credits_left=0) from None
+            block = max(grant.iterations, cost)
+            more = await self.challenge(grant.session_id, block)
+            raise more.error(f"{exc}: this invoice buys {block} more",
+                             credits_left=self._ledger.remaining(grant.token_id)) from None
         except CreditError as exc:
             raise json_error(web.HTTPConflict, str(exc)) from None
         try:

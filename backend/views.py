@@ -118,13 +118,24 @@ async def query(request: web.Request) -> web.Response:
 
 
 async def teach(request: web.Request) -> web.Response:
+    """One label ({index, label}) or many ({indices, labels}, one iteration each)."""
     grant, live = await _paid_session(request, "pool")
     body = await read_json(request)
-    _only(body, {"index", "label", "session_id"})
+    _only(body, {"index", "label", "indices", "labels", "session_id"})
     _named_session(body, grant)
     learner = _pool(live)
-    index, given = _field(body, "index"), _field(body, "label")
-    result, left = await _charge(request, grant, learner.teach, index, given)
+    if "indices" in body or "labels" in body:
+        indices, labels = _field(body, "indices"), _field(body, "labels")
+        limit = request.app[CONFIG].limits.max_samples_per_call
+        if not isinstance(indices, list) or not isinstance(labels, list) \
+                or not 1 <= len(indices) == len(labels) <= limit:
+            raise json_error(web.HTTPBadRequest, "indices and labels must be lists of the "
+                             f"same length, 1 to {limit}")
+        result, left = await _charge(request, grant, learner.teach_many, indices, labels,
+                                     cost=len(indices))
+    else:
+        index, given = _field(body, "index"), _field(body, "label")
+        result, left = await _charge(request, grant, learner.teach, index, given)
     return web.json_response({**result, "credits_left": left})
 
 
@@ -212,9 +223,9 @@ def _pool(live: LiveSession) -> PoolLearner:
     return live.learner
 
 
-async def _charge(request: web.Request, grant, fn: Callable, *args: Any):
+async def _charge(request: web.Request, grant, fn: Callable, *args: Any, cost: int = 1):
     return await request.app[PAYWALL].charge(
-        request, grant, lambda: _off_loop(request, fn, *args))
+        request, grant, lambda: _off_loop(request, fn, *args), cost)
 
 
 async def _off_loop(request: web.Request, fn: Callable, *args: Any):

@@ -107,3 +107,13 @@ def test_an_attenuated_credential_grants_no_more_than_its_caveat(ledger):
     with pytest.raises(CreditsExhausted, match="all 2 iterations"):
         ledger.reserve(token, cap=2)
     assert ledger.commit(ledger.reserve(token)) == 2  # the full sale, uncapped
+
+
+def test_a_call_may_cost_several_credits(ledger):
+    token = sell(ledger, 5)
+    assert ledger.commit(ledger.reserve(token, count=3)) == 2
+    with pytest.raises(CreditsExhausted, match="costs 3 iterations and the credential has 2"):
+        ledger.reserve(token, count=3)
+    held = ledger.reserve(token, count=2)
+    ledger.release(held)
+    assert ledger.remaining(token) == 2

@@ -140,3 +140,22 @@ async def test_health_answers_while_a_session_is_fitting(buyer, digits):
     assert not fitting.done(), "healthz waited for the fit"
     status, _ = await fitting
     assert status == 200
+
+
+async def test_batch_teach_costs_one_iteration_per_label(buyer, digits):
+    x, y = digits
+    auth, _ = await buyer.buy(5, mode="pool")
+    buffer = io.BytesIO()
+    np.save(buffer, x[:100])
+    await buyer.call("PUT", "/pool", auth, data=buffer.getvalue(),
+                     headers={"Content-Type": "application/octet-stream"})
+    status, body = await buyer.call("POST", "/teach", auth, json={
+        "indices": [0, 1, 2], "labels": [int(v) for v in y[:3]]})
+    assert status == 200 and body["n_labeled"] == 3 and body["credits_left"] == 2
+    async with buyer.http.post("/teach", headers={"Authorization": auth}, json={
+            "indices": [3, 4, 5], "labels": [int(v) for v in y[3:6]]}) as response:
+        more, challenge = await buyer.pay(response)  # 3 cost more than the 2 left
+    assert challenge["credits_left"] == 2 and challenge["iterations"] == 5
+    status, body = await buyer.call("POST", "/teach", more, json={
+        "indices": [3, 4, 5], "labels": [int(v) for v in y[3:6]]})
+    assert status == 200 and body["n_labeled"] == 6 and body["credits_left"] == 2
