@@ -1,0 +1,28 @@
+"""The OpenAPI document describes exactly the routes the app serves; idle sessions are freed."""
+
+from __future__ import annotations
+
+from backend.app import create_app
+from backend.keys import SESSIONS
+from backend.openapi import OPENAPI
+
+
+def test_openapi_lists_every_route_and_method(config):
+    app = create_app(config)
+    served = {(r.resource.canonical, r.method.lower()) for r in app.router.routes()
+              if r.method != "HEAD"}
+    documented = {(path, method) for path, item in OPENAPI["paths"].items()
+                  for method in item}
+    assert served == documented
+
+
+async def test_idle_sessions_are_freed_and_then_gone(buyer, backend):
+    auth, _ = await buyer.buy(2)
+    status, _ = await buyer.call("POST", "/label", auth, json={"x": [[1.0, 2.0]]})
+    assert status == 200
+    store = backend.server.app[SESSIONS]
+    assert len(store) == 1
+    backend.clock.advance(backend.config.session_idle_seconds + 1)
+    assert len(store.sweep()) == 1 and len(store) == 0
+    status, body = await buyer.call("POST", "/label", auth, json={"x": [[1.0, 2.0]]})
+    assert status == 410 and "expired" in body["error"]
