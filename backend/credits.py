@@ -66,6 +66,7 @@ class Reservation:
     idempotency_key: str | None
     already_charged: bool  # a retry of a call that was charged before: free this time
     count: int = 1  # credits the call costs
+    cap: int | None = None  # the credential's own iteration caveat
     done: bool = False
 
 
@@ -120,10 +121,15 @@ class CreditLedger:
                  int(self._clock()), valid_until),
             )
 
-    def remaining(self, token_id: bytes) -> int:
-        """Credits left on a credential, not counting calls in flight."""
+    def remaining(self, token_id: bytes, cap: int | None = None) -> int:
+        """Credits left on a credential, not counting calls in flight.
+
+        ``cap``: the iterations the credential itself grants (a holder may have attenuated
+        its macaroon to fewer than were sold); the smaller count wins.
+        """
         row = self._row(token_id)
-        return row["iterations"] - row["used"]
+        granted = row["iterations"] if cap is None else min(cap, row["iterations"])
+        return max(granted - row["used"], 0)
 
     def session_spending(self, session_id: str) -> dict:
         """Bought and used over every credential of a session (paid or not is not known
@@ -148,32 +154,28 @@ class CreditLedger:
                 cap: int | None = None, count: int = 1) -> Reservation:
         """Hold ``count`` credits for a call about to run; raises CreditsExhausted.
 
-        ``cap``: the iterations the credential itself still grants (a holder may have
-        attenuated its macaroon to fewer than were sold); the smaller count wins.
+        ``cap`` as for remaining().
 
         A retried call (same credential, same Idempotency-Key) that was charged before is
         let through without holding anything: it will not be charged again.
         """
-        row = self._row(token_id)
+        left = self.remaining(token_id, cap) - self._reserved.get(token_id, 0)
         if idempotency_key is not None:
             if (token_id, idempotency_key) in self._in_flight:
                 raise CreditError("a call with this Idempotency-Key is still running")
             if self._charged(token_id, idempotency_key):
                 self._in_flight.add((token_id, idempotency_key))
-                return Reservation(token_id, idempotency_key, already_charged=True)
-        held = self._reserved.get(token_id, 0)
-        granted = row["iterations"] if cap is None else min(cap, row["iterations"])
-        left = granted - row["used"] - held
+                return Reservation(token_id, idempotency_key, already_charged=True, cap=cap)
         if left <= 0:
-            raise CreditsExhausted(f"all {granted} iterations of this credential "
-                                   "are used; buy more")
+            raise CreditsExhausted("every iteration of this credential is used; buy more")
         if left < count:
             raise CreditsExhausted(f"this call costs {count} iterations and the credential "
                                    f"has {left} left; buy more")
-        self._reserved[token_id] = held + count
+        self._reserved[token_id] = self._reserved.get(token_id, 0) + count
         if idempotency_key is not None:
             self._in_flight.add((token_id, idempotency_key))
-        return Reservation(token_id, idempotency_key, already_charged=False, count=count)
+        return Reservation(token_id, idempotency_key, already_charged=False, count=count,
+                           cap=cap)
 
     def commit(self, reservation: Reservation) -> int:
         """The call succeeded: use its credits (once) and return the credits left."""
@@ -186,7 +188,8 @@ class CreditLedger:
                     db.execute("INSERT INTO charged_calls VALUES (?, ?, ?)",
                                (reservation.token_id, reservation.idempotency_key,
                                 int(self._clock())))
-        return self.remaining(reservation.token_id) - self._reserved.get(reservation.token_id, 0)
+        return max(self.remaining(reservation.token_id, reservation.cap)
+                   - self._reserved.get(reservation.token_id, 0), 0)
 
     def release(self, reservation: Reservation) -> None:
         """The call failed: give the credit back."""

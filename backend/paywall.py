@@ -70,9 +70,9 @@ class Paywall:
         token_id = os.urandom(32)
         valid_until = int(self._clock()) + self._credential_ttl
         macaroon = l402.mint(self._root_key, l402.Identifier(payment_hash, token_id), [
-            l402.Caveat("alsats_session", session_id),
-            l402.Caveat("alsats_iterations", str(iterations)),
-            l402.Caveat("alsats_valid_until", str(valid_until)),
+            l402.session_caveat(session_id),
+            l402.iterations_caveat(iterations),
+            l402.valid_until_caveat(valid_until),
         ])
         self._ledger.record_sale(token_id=token_id, payment_hash=payment_hash,
                                  session_id=session_id, iterations=iterations,
@@ -112,7 +112,7 @@ class Paywall:
             block = max(grant.iterations, cost)
             more = await self.challenge(grant.session_id, block)
             raise more.error(f"{exc}: this invoice buys {block} more",
-                             credits_left=self._ledger.remaining(grant.token_id)) from None
+                             credits_left=self.credits_left(grant)) from None
         except CreditError as exc:
             raise json_error(web.HTTPConflict, str(exc)) from None
         try:
@@ -128,7 +128,7 @@ class Paywall:
         return answer
 
     def credits_left(self, grant: l402.Grant) -> int:
-        return self._ledger.remaining(grant.token_id)
+        return self._ledger.remaining(grant.token_id, cap=grant.iterations)
 
 
 def idempotency_key(request: web.Request) -> str | None:
