@@ -1,0 +1,288 @@
+"""AlsatsClient: the HTTP API as methods, paying 402 challenges by itself within caps.
+
+It pays only invoices it expected: payee the server's node (from /info), amount the
+quoted price times the iterations asked for, for its own session, within the per-payment
+cap and the total budget. Every paid call carries an Idempotency-Key that its retries
+repeat, so a retry is never charged twice.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import bolt11
+import numpy as np
+import requests
+
+from backend.lightning import LightningError
+
+from .wallet import LightningWallet
+
+CHALLENGE = re.compile(r'^(?:L402|LSAT) macaroon="([^"]+)", invoice="([^"]+)"$')
+MAX_PAYMENTS_PER_CALL = 3  # a call pays at most this many challenges before giving up
+
+
+class AlsatsError(Exception):
+    """Base of the client's failures."""
+
+
+class ServerError(AlsatsError):
+    """The server refused the call; ``message`` is its own explanation."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"server answered {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class OverBudgetError(AlsatsError):
+    """Paying would pass the per-payment cap or the total budget: nothing was paid."""
+
+
+class UnexpectedInvoiceError(AlsatsError):
+    """The server asked for a payment the client did not expect: nothing was paid."""
+
+
+class PaymentFailedError(AlsatsError):
+    """The wallet could not pay; ``reason`` is LND's."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class Spending:
+    payments: int = 0
+    paid_msat: int = 0  # invoice amounts
+    fees_msat: int = 0  # routing fees on top
+    iterations_bought: int = 0
+
+    @property
+    def total_msat(self) -> int:
+        return self.paid_msat + self.fees_msat
+
+
+class AlsatsClient:
+    """Speak to an alsats backend, paying for iterations with ``wallet``.
+
+    ``block_size``: iterations bought per payment (1 = pay per iteration, the default).
+    ``settings``: the session's mode, estimator, strategy, threshold and classes.
+    """
+
+    def __init__(self, base_url: str, wallet: LightningWallet, *, block_size: int = 1,
+                 max_payment_msat: int = 100_000, budget_msat: int = 10_000_000,
+                 fee_limit_msat: int = 10_000, timeout: float = 120.0, retries: int = 2,
+                 **settings: Any) -> None:
+        if block_size < 1:
+            raise ValueError("block_size must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.wallet = wallet
+        self.block_size = block_size
+        self.max_payment_msat = max_payment_msat
+        self.budget_msat = budget_msat
+        self.fee_limit_msat = fee_limit_msat
+        self.timeout = timeout
+        self.retries = retries
+        self.settings = settings
+        self.spending = Spending()
+        self.session_id: str | None = None
+        self.credits_left = 0
+        self._authorization: str | None = None
+        self._last_block = block_size
+        self._info: dict | None = None
+        self._http = requests.Session()
+
+    # -- the API ----------------------------------------------------------------------
+
+    def info(self) -> dict:
+        if self._info is None:
+            self._info = self._call("GET", "/info", paid=False)
+        return self._info
+
+    def initialize(self, iterations: int | None = None) -> dict:
+        """Start a session (settings from the constructor) and buy its first credits."""
+        if self.session_id is not None:
+            raise AlsatsError("this client already has a session; call buy() for more")
+        return self._buy(iterations or self.block_size, {**self.settings})
+
+    def buy(self, iterations: int | None = None) -> dict:
+        """Buy more credits for this session now (they are bought as needed anyway)."""
+        if self.session_id is None:
+            return self.initialize(iterations)
+        return self._buy(iterations or self.block_size, {"session_id": self.session_id})
+
+    def train(self, x: Any, y: Any) -> dict:
+        return self._call("POST", "/train", json={"x": _listed(x), "y": _listed(y)})
+
+    def label(self, x: Any) -> dict:
+        return self._call("POST", "/label", json={"x": _listed(x)})
+
+    def upload_pool(self, pool: np.ndarray) -> dict:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(pool), allow_pickle=False)
+        return self._call("PUT", "/pool", data=buffer.getvalue(),
+                          headers={"Content-Type": "application/octet-stream"})
+
+    def query(self, k: int = 1) -> dict:
+        return self._call("POST", "/query", json={"k": k})
+
+    def teach(self, index: int, label: Any) -> dict:
+        return self._call("POST", "/teach", json={"index": int(index), "label": label})
+
+    def teach_many(self, indices: list[int], labels: list[Any]) -> dict:
+        return self._call("POST", "/teach", json={"indices": [int(i) for i in indices],
+                                                  "labels": list(labels)},
+                          cost=len(indices))
+
+    def undo(self, index: int) -> dict:
+        return self._call("POST", "/undo", json={"index": int(index)})
+
+    def session_info(self) -> dict:
+        return self._call("GET", "/session")
+
+    def download_model(self) -> bytes:
+        """The trained model as skops bytes (one iteration)."""
+        return self._call("GET", "/model", raw=True)
+
+    def close(self) -> None:
+        """Close the session on the server (frees its memory) and the HTTP connection."""
+        if self.session_id is not None and self._authorization is not None:
+            self._call("DELETE", "/session")
+            self.session_id = None
+        self._http.close()
+
+    # -- paying -----------------------------------------------------------------------
+
+    def _buy(self, iterations: int, body: dict) -> dict:
+        response = self._send("POST", "/pay/initialize",
+                              json={"iterations": iterations, **body})
+        if response.status_code != 402:
+            raise _server_error(response)
+        return self._pay(response, iterations)
+
+    def _pay(self, response: requests.Response, most_iterations: int) -> dict:
+        """Check a 402 challenge against what we expect, pay it, keep the credential."""
+        match = CHALLENGE.match(response.headers.get("WWW-Authenticate", ""))
+        body = _json(response)
+        if match is None or body.get("payment_request") != match.group(2):
+            raise UnexpectedInvoiceError("the 402 answer carries no valid L402 challenge")
+        macaroon, invoice = match.groups()
+        decoded = _decode(invoice)
+        info = self.info()
+        iterations = body.get("iterations")
+        if decoded.payee != info["node_pubkey"]:
+            raise UnexpectedInvoiceError("the invoice is payable to another node than the "
+                                         f"server's ({decoded.payee[:16]}...)")
+        if not isinstance(iterations, int) or not 1 <= iterations <= most_iterations:
+            raise UnexpectedInvoiceError(f"the server offers {iterations!r} iterations; "
+                                         f"this client asked for at most {most_iterations}")
+        if decoded.amount_msat != iterations * info["price_msat"]:
+            raise UnexpectedInvoiceError(
+                f"the invoice asks {decoded.amount_msat} msat for {iterations} iterations at "
+                f"the quoted {info['price_msat']} msat each")
+        if self.session_id is not None and body.get("session_id") != self.session_id:
+            raise UnexpectedInvoiceError("the invoice is for another session")
+        if decoded.has_expired():
+            raise UnexpectedInvoiceError("the invoice has expired")
+        amount = int(decoded.amount_msat)
+        if amount > self.max_payment_msat:
+            raise OverBudgetError(f"{amount} msat is over the per-payment cap of "
+                                  f"{self.max_payment_msat} msat")
+        if self.spending.total_msat + amount + self.fee_limit_msat > self.budget_msat:
+            raise OverBudgetError(
+                f"paying {amount} msat (+ up to {self.fee_limit_msat} msat in fees) would pass "
+                f"the budget of {self.budget_msat} msat ({self.spending.total_msat} spent)")
+        try:
+            payment = self.wallet.pay(invoice, fee_limit_msat=self.fee_limit_msat)
+        except LightningError as exc:
+            raise PaymentFailedError(f"payment failed: {exc}",
+                                     getattr(exc, "reason", type(exc).__name__)) from exc
+        self.spending.payments += 1
+        self.spending.paid_msat += amount
+        self.spending.fees_msat += payment.fee_msat
+        self.spending.iterations_bought += iterations
+        self.session_id = body["session_id"]
+        self._authorization = f"L402 {macaroon}:{payment.preimage}"
+        self.credits_left = iterations
+        self._last_block = iterations
+        return body
+
+    # -- HTTP -------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, *, paid: bool = True, raw: bool = False,
+              cost: int = 1, **kwargs: Any) -> Any:
+        """One API call; pays the challenges it meets (at most a few) and retries."""
+        headers = {**kwargs.pop("headers", {}), "Idempotency-Key": uuid.uuid4().hex}
+        if paid and self._authorization is None:
+            self.buy(max(self.block_size, cost))
+        for _ in range(MAX_PAYMENTS_PER_CALL + 1):
+            if paid:
+                headers["Authorization"] = self._authorization
+            response = self._send(method, path, headers=headers, **kwargs)
+            if response.status_code == 402 and paid:
+                # the server offers the size of the credential it used up (or the cost)
+                self._pay(response, max(self.block_size, cost, self._last_block))
+                continue
+            if response.status_code >= 400:
+                raise _server_error(response)
+            if raw:
+                self.credits_left = int(response.headers.get("X-Credits-Left",
+                                                             self.credits_left))
+                return response.content
+            body = _json(response)
+            self.credits_left = body.get("credits_left", self.credits_left)
+            return body
+        raise AlsatsError(f"{path}: still asked to pay after {MAX_PAYMENTS_PER_CALL} payments")
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send, retrying connection failures (the Idempotency-Key makes that safe)."""
+        for attempt in range(self.retries + 1):
+            try:
+                return self._http.request(method, self.base_url + path, timeout=self.timeout,
+                                          **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if attempt == self.retries:
+                    raise ServerError(0, f"cannot reach {self.base_url}: {exc}") from None
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def __enter__(self) -> AlsatsClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _listed(values: Any) -> Any:
+    return values.tolist() if isinstance(values, np.ndarray) else values
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        raise ServerError(response.status_code, response.text[:200]) from None
+    if not isinstance(body, dict):
+        raise ServerError(response.status_code, "the answer is not a JSON object")
+    return body
+
+
+def _server_error(response: requests.Response) -> ServerError:
+    try:
+        message = response.json().get("error", response.text)
+    except ValueError:
+        message = response.text[:200]
+    return ServerError(response.status_code, message)
+
+
+def _decode(invoice: str):
+    try:
+        return bolt11.decode(invoice)
+    except Exception as exc:  # noqa: BLE001 - bolt11 raises many types
+        raise UnexpectedInvoiceError(f"the invoice does not decode: {exc}") from None

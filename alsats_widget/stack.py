@@ -1,0 +1,133 @@
+"""A local stack in one call: alsats-backend with its simnet in a subprocess, for demos.
+
+``local_stack()`` copies the network file with free ports into its data dir, starts
+``alsats-backend --simnet`` there, waits for /healthz and hands back what a notebook
+needs: the server's URL, wallets for bob and carol, and clients. The backend stops when
+the stack is stopped, when Python exits (atexit), and — on Linux — when this process
+dies in any way (the child asks the kernel for SIGTERM on its parent's death), so no
+orphan is left behind. ``reuse=True`` (the default) attaches to a stack already running
+on the same data dir instead of starting another.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from backend.lightning.polar import copy_with_free_ports, free_ports
+
+from .client import AlsatsClient
+from .wallet import LightningWallet
+
+REPO = Path(__file__).resolve().parent.parent
+NETWORK_FILE = REPO / "polar-network.json"
+DEFAULT_DATA_DIR = Path.home() / ".alsats" / "stack"
+PR_SET_PDEATHSIG = 1  # prctl: a signal for this process when its parent dies
+
+
+class StackError(RuntimeError):
+    """The local stack could not start; the message carries the backend's last words."""
+
+
+class LocalStack:
+    def __init__(self, url: str, data_dir: Path, network_file: Path,
+                 process: subprocess.Popen | None) -> None:
+        self.url = url
+        self.data_dir = data_dir
+        self.network_file = network_file
+        self.process = process  # None when attached to a stack someone else started
+        self._wallets: dict[str, LightningWallet] = {}
+
+    def wallet(self, name: str = "bob") -> LightningWallet:
+        """The wallet of a client node of the network (bob or carol)."""
+        if name not in self._wallets:
+            self._wallets[name] = LightningWallet.from_polar(
+                self.network_file, name, self.data_dir / "backend" / "simnet")
+        return self._wallets[name]
+
+    def client(self, wallet: str = "bob", **options) -> AlsatsClient:
+        """A client of the backend paying with ``wallet``; options as AlsatsClient's."""
+        return AlsatsClient(self.url, self.wallet(wallet), **options)
+
+    def stop(self) -> None:
+        for wallet in self._wallets.values():
+            wallet.close()
+        self._wallets.clear()
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process is not None:
+            (self.data_dir / "stack.json").unlink(missing_ok=True)
+
+    def __enter__(self) -> LocalStack:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        owner = "started here" if self.process is not None else "attached"
+        return f"LocalStack({self.url}, {owner})"
+
+
+def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
+                reuse: bool = True, network_file: str | Path | None = None,
+                timeout: float = 60.0) -> LocalStack:
+    """Start (or, with ``reuse``, attach to) a backend with its simnet on free ports."""
+    data_dir = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    state_file = data_dir / "stack.json"
+    if reuse and state_file.exists():
+        state = json.loads(state_file.read_text())
+        if _healthy(state["url"]):
+            return LocalStack(state["url"], data_dir, Path(state["network_file"]), None)
+    network = copy_with_free_ports(network_file or NETWORK_FILE, data_dir / "network.json")
+    port = free_ports(1)[0]
+    url = f"http://127.0.0.1:{port}"
+    log = (data_dir / "backend.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "--network", str(network), "--node", "alice",
+         "--simnet", "--data-dir", str(data_dir / "backend"), "--port", str(port),
+         "--price-msat", str(price_msat)],
+        stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+    )
+    log.close()
+    stack = LocalStack(url, data_dir, network, process)
+    atexit.register(stack.stop)
+    deadline = time.monotonic() + timeout
+    while not _healthy(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stack.stop()
+            tail = (data_dir / "backend.log").read_text(errors="replace")[-2000:]
+            raise StackError(f"the local backend did not start; its log ends:\n{tail}")
+        time.sleep(0.1)
+    state_file.write_text(json.dumps({"url": url, "pid": process.pid,
+                                      "network_file": str(network)}))
+    return stack
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux; else a no-op)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.setpgrp()  # Ctrl-C in a terminal goes to the parent, which stops the child cleanly

@@ -1,0 +1,163 @@
+"""AlsatsClient and LightningWallet against a local stack (a real backend subprocess)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sklearn.datasets import load_digits
+
+from alsats_widget import (
+    AlsatsClient,
+    OverBudgetError,
+    ServerError,
+    UnexpectedInvoiceError,
+    local_stack,
+)
+
+PRICE = 7
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with local_stack(tmp_path_factory.mktemp("stack"), price_msat=PRICE) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = load_digits()
+    return data.data, data.target
+
+
+def test_wallet_pays_and_reports_balance(stack):
+    bob = stack.wallet("bob")
+    assert len(bytes.fromhex(bob.pubkey)) == 33
+    before = bob.balance_msat()
+    client = stack.client("bob")
+    client.label([[0.0] * 64])
+    assert bob.balance_msat() == before - PRICE  # pay per iteration, direct: no fee
+    client.close()
+
+
+def test_pay_per_iteration_buys_exactly_one_each_time(stack, digits):
+    x, y = digits
+    with stack.client("bob") as client:
+        client.train(x[:50], y[:50])
+        for i in range(3):
+            answer = client.label(x[50 + i:51 + i])
+            assert answer["credits_left"] == 0
+        assert client.spending.payments == 4 and client.spending.paid_msat == 4 * PRICE
+        assert client.spending.iterations_bought == 4
+
+
+def test_blocks_save_payments_and_carol_pays_fees_through_bob(stack, digits):
+    x, y = digits
+    with stack.client("carol", block_size=10) as client:
+        client.train(x[:100], y[:100])
+        for i in range(12):
+            client.label(x[100 + i:101 + i])
+        assert client.spending.payments == 2 and client.spending.iterations_bought == 20
+        assert client.spending.fees_msat == 2 * 1000  # bob's base fee, per payment
+        assert client.credits_left == 7
+
+
+def test_pool_mode_query_teach_undo_and_model(stack, digits):
+    x, y = digits
+    with stack.client("bob", block_size=5, mode="pool") as client:
+        assert client.upload_pool(x[:300])["n_pool"] == 300
+        picked = client.query(3)["samples"]
+        assert [s["index"] for s in picked] != [0, 1, 2]
+        index = picked[0]["index"]
+        client.teach(index, int(y[index]))
+        others = [i for i in range(20) if i != index][:9]
+        client.teach_many(others, [int(y[i]) for i in others])
+        assert client.session_info()["n_labeled"] == 10
+        client.undo(index)
+        assert client.session_info()["n_labeled"] == 9
+        assert len(client.download_model()) > 1000
+
+
+def test_never_beyond_the_caps(stack):
+    bob = stack.wallet("bob")
+    before = bob.balance_msat()
+    with pytest.raises(OverBudgetError, match="per-payment cap"):
+        stack.client("bob", block_size=100, max_payment_msat=100 * PRICE - 1).label(
+            [[1.0] * 64])
+    client = stack.client("bob", budget_msat=2 * PRICE + 10_000)
+    client.label([[1.0] * 64])
+    client.label([[1.0] * 64])
+    with pytest.raises(OverBudgetError, match="budget"):
+        client.label([[1.0] * 64])
+    assert before - bob.balance_msat() == 2 * PRICE
+
+
+def test_never_pays_an_unexpected_invoice(stack, monkeypatch):
+    bob = stack.wallet("bob")
+    before = bob.balance_msat()
+    client = stack.client("bob")
+    info = client.info()
+    monkeypatch.setitem(info, "price_msat", PRICE - 1)  # the server asks more than quoted
+    with pytest.raises(UnexpectedInvoiceError, match="quoted"):
+        client.label([[1.0] * 64])
+    monkeypatch.setitem(info, "price_msat", PRICE)
+    monkeypatch.setitem(info, "node_pubkey", "02" + "11" * 32)  # payee is not the server
+    with pytest.raises(UnexpectedInvoiceError, match="another node"):
+        client.label([[1.0] * 64])
+    assert bob.balance_msat() == before
+
+
+def test_server_errors_carry_the_servers_message_and_cost_nothing(stack):
+    with stack.client("bob", block_size=3) as client:
+        client.label([[1.0] * 64])
+        with pytest.raises(ServerError) as error:
+            client.label([[1.0] * 10])
+        assert error.value.status == 400 and "64" in error.value.message
+        assert client.session_info()["credits_left"] == 2
+
+
+def test_an_unreachable_server_is_a_clear_error(stack):
+    client = AlsatsClient("http://127.0.0.1:9", stack.wallet("bob"), retries=0)
+    with pytest.raises(ServerError, match="cannot reach"):
+        client.info()
+
+
+def test_reuse_attaches_and_stopping_leaves_no_process(tmp_path):
+    first = local_stack(tmp_path, price_msat=3)
+    try:
+        again = local_stack(tmp_path)
+        assert again.url == first.url and again.process is None
+        assert again.client("bob").info()["price_msat"] == 3
+        again.stop()  # an attached stack does not stop the owner's backend
+        assert first.process.poll() is None
+    finally:
+        first.stop()
+    assert first.process.returncode == 0
+    with pytest.raises(ProcessLookupError):
+        os.kill(first.process.pid, 0)
+
+
+def test_the_backend_dies_with_its_parent(tmp_path):
+    script = ("import sys, time; from alsats_widget import local_stack; "
+              f"s = local_stack({str(tmp_path)!r}); print(s.process.pid, flush=True); "
+              "time.sleep(60)")
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              text=True)
+    child = int(parent.stdout.readline())
+    parent.kill()  # kill -9: no atexit, no cleanup in the parent
+    parent.wait()
+    parent.stdout.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the backend outlived its parent")
+
