@@ -11,12 +11,15 @@ from .client import (
     ServerError,
     UnexpectedInvoiceError,
 )
+from .datasets import DatasetError, Digits, combined_mnist, load_mnist
 from .stack import LocalStack, StackError, local_stack
 from .wallet import LightningWallet
 
 __all__ = [
     "AlsatsClient",
     "AlsatsError",
+    "DatasetError",
+    "Digits",
     "LightningWallet",
     "LocalStack",
     "OverBudgetError",
@@ -24,5 +27,7 @@ __all__ = [
     "ServerError",
     "StackError",
     "UnexpectedInvoiceError",
+    "combined_mnist",
+    "load_mnist",
     "local_stack",
 ]

