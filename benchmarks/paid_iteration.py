@@ -34,7 +34,6 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import gzip
 import hashlib
 import io
 import json
@@ -60,7 +59,14 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 import threadpoolctl  # noqa: E402
 from aiohttp import web  # noqa: E402
+from report import rounded, summary_ms, table  # noqa: E402
 
+from alsats_widget.datasets import (  # noqa: E402
+    DEFAULT_MNIST_DIR,
+    ENV_VAR,
+    DatasetError,
+    load_idx,
+)
 from backend.app import create_app  # noqa: E402
 from backend.config import Config  # noqa: E402
 from backend.keys import SESSIONS  # noqa: E402
@@ -71,8 +77,6 @@ from backend.lightning.simnet import SimnetError  # noqa: E402
 
 NETWORK_FILE = REPO / "polar-network.json"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "paid_iteration.json"
-MNIST_ENV = "ALSATS_MNIST_DIR"
-DEFAULT_MNIST = REPO.parent / "shared" / "data" / "mnist"
 IMAGES_FILE, LABELS_FILE = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
 ESTIMATOR, STRATEGY = "random_forest", "uncertainty"
 FEE_LIMIT_MSAT = 10_000  # bob pays alice directly: the fee is 0
@@ -89,38 +93,17 @@ class BenchmarkError(Exception):
 
 def mnist_dir() -> tuple[Path, str]:
     """The MNIST folder and how it was chosen (for the report, without a machine path)."""
-    if os.environ.get(MNIST_ENV):
-        return Path(os.environ[MNIST_ENV]).expanduser(), f"${MNIST_ENV}"
-    return DEFAULT_MNIST, os.path.relpath(DEFAULT_MNIST, REPO)
-
-
-def read_idx(path: Path, magic: int, header: int) -> tuple[np.ndarray, tuple[int, ...]]:
-    """The payload of a gzipped IDX file and the dimensions its header gives."""
-    raw = gzip.decompress(path.read_bytes())
-    if int.from_bytes(raw[:4], "big") != magic:
-        raise BenchmarkError(f"{path.name} is not an IDX file with magic {magic}")
-    dims = tuple(int.from_bytes(raw[i:i + 4], "big") for i in range(4, header, 4))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=header)
-    if data.size != int(np.prod(dims)):
-        raise BenchmarkError(f"{path.name}: {data.size} bytes of data, header says {dims}")
-    return data.reshape(dims), dims
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"
+    return DEFAULT_MNIST_DIR, os.path.relpath(DEFAULT_MNIST_DIR, REPO)
 
 
 def load_mnist(folder: Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """The 10,000 test digits (uint8, 10000 x 28 x 28), their labels and file checksums."""
-    paths = [folder / IMAGES_FILE, folder / LABELS_FILE]
-    missing = [p.name for p in paths if not p.is_file()]
-    if missing:
-        raise BenchmarkError(
-            f"MNIST test files {missing} not found in {folder}: put {IMAGES_FILE} and "
-            f"{LABELS_FILE} there, or point ${MNIST_ENV} at the folder that has them")
-    images, _ = read_idx(paths[0], 2051, 16)
-    labels, _ = read_idx(paths[1], 2049, 8)
-    if images.shape[1:] != (28, 28) or len(images) != len(labels):
-        raise BenchmarkError(f"unexpected MNIST shapes: images {images.shape}, "
-                             f"labels {labels.shape}")
-    sums = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
-    return images, labels, sums
+    digits = load_idx(folder, split="test")
+    sums = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+            for name in (IMAGES_FILE, LABELS_FILE)}
+    return digits.images, digits.labels, sums
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -206,26 +189,6 @@ class PaidBackend:
 
 
 # -- measuring ----------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100), linear between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    if not ordered:
-        raise ValueError("no values")
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def summary_ms(samples_ns: list[int]) -> dict[str, float]:
-    ms = [s / 1e6 for s in samples_ns]
-    return {
-        "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
-        "mean_ms": statistics.fmean(ms), "min_ms": min(ms), "max_ms": max(ms),
-        "count": len(ms),
-    }
 
 
 def peak_rss_mib() -> float:
@@ -475,28 +438,6 @@ def flatten(run: dict) -> dict[str, float]:
     return figures
 
 
-def table(medians: dict, per_run: list[dict], runs: int) -> str:
-    header = f"{'figure':<42} {'median':>9} {'min':>9} {'max':>9}  unit"
-    lines = [f"median of {runs} runs (min and max across runs beside it)", header,
-             "-" * len(header)]
-    for key, label, unit in FIGURES:
-        values = [run[key] for run in per_run]
-        lines.append(f"{label:<42} {medians[key]:>9.2f} {min(values):>9.2f} "
-                     f"{max(values):>9.2f}  {unit}")
-    return "\n".join(lines)
-
-
-def rounded(value):
-    """The report with every float to 4 decimals (microsecond resolution in ms)."""
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [rounded(v) for v in value]
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=30,
@@ -631,14 +572,15 @@ def main(argv: list[str] | None = None) -> int:
     folder, shown_as = mnist_dir()
     try:
         images, labels, sums = load_mnist(folder)
-    except (BenchmarkError, OSError) as exc:
+    except (DatasetError, OSError) as exc:
         print(f"paid_iteration: {exc}", file=sys.stderr)
         return 2
     print(f"MNIST: {len(images)} digits from {shown_as}", flush=True)
     data = {"mnist_dir": shown_as, "files": sums}
     report = rounded(asyncio.run(main_async(args, images, labels, data)))
     print()
-    print(table(report["median"], [r["figures"] for r in report["runs"]], args.runs))
+    print(table(FIGURES, report["median"], [r["figures"] for r in report["runs"]],
+                args.runs))
     rss = report["peak_rss"]
     print(f"\npeak RSS of the process: {rss['after_run_1_mib']:.0f} MiB after run 1, "
           f"{rss['mib']:.0f} MiB at the end")

@@ -38,6 +38,7 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(REPO))
 
 import grpc  # noqa: E402
+from report import rounded, summary_ms, table  # noqa: E402
 
 from backend.lightning import LightningNode, load_polar_network  # noqa: E402
 from backend.lightning.polar import copy_with_free_ports  # noqa: E402
@@ -95,26 +96,6 @@ class FreshSimnet:
 
 
 # -- measuring ----------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0..100), linear between closest ranks (numpy's default)."""
-    ordered = sorted(values)
-    if not ordered:
-        raise ValueError("no values")
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def summary_ms(samples_ns: list[int]) -> dict[str, float]:
-    ms = [s / 1e6 for s in samples_ns]
-    return {
-        "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
-        "mean_ms": statistics.fmean(ms), "min_ms": min(ms), "max_ms": max(ms),
-        "count": len(ms),
-    }
 
 
 async def make_invoices(alice: LightningNode, count: int, memo: str) -> list:
@@ -267,28 +248,6 @@ def flatten(run: dict) -> dict[str, float]:
     return figures
 
 
-def table(medians: dict, per_run: list[dict], runs: int) -> str:
-    header = f"{'figure':<42} {'median':>9} {'min':>9} {'max':>9}  unit"
-    lines = [f"median of {runs} runs (min and max across runs beside it)", header,
-             "-" * len(header)]
-    for key, label, unit in shown(medians):
-        values = [run[key] for run in per_run]
-        lines.append(f"{label:<42} {medians[key]:>9.2f} {min(values):>9.2f} "
-                     f"{max(values):>9.2f}  {unit}")
-    return "\n".join(lines)
-
-
-def rounded(value):
-    """The report with every float to 4 decimals (microsecond resolution in ms)."""
-    if isinstance(value, float):
-        return round(value, 4)
-    if isinstance(value, dict):
-        return {k: rounded(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [rounded(v) for v in value]
-    return value
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--payments", type=int, default=200,
@@ -374,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     report = rounded(asyncio.run(main_async(args)))
     print()
-    print(table(report["median"], [r["figures"] for r in report["runs"]], args.runs))
+    print(table(FIGURES, report["median"], [r["figures"] for r in report["runs"]],
+                args.runs))
     target = "met" if report["target"]["met"] else "NOT met"
     print(f"\ntarget 'direct payment p50 under 5 ms': {target} "
           f"({report['median']['direct_p50_ms']:.2f} ms)")

@@ -1,0 +1,51 @@
+"""What every benchmark here shares: percentiles, per-run summaries, the table, the JSON."""
+
+from __future__ import annotations
+
+import statistics
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100), linear between closest ranks (numpy's default)."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no values")
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def summary_ms(samples_ns: list[int]) -> dict[str, float]:
+    ms = [s / 1e6 for s in samples_ns]
+    return {
+        "p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95),
+        "mean_ms": statistics.fmean(ms), "min_ms": min(ms), "max_ms": max(ms),
+        "count": len(ms),
+    }
+
+
+def table(figures: list[tuple[str, str, str]], medians: dict, per_run: list[dict],
+          runs: int) -> str:
+    """The medians (with min and max across runs) of the figures that were measured."""
+    header = f"{'figure':<42} {'median':>9} {'min':>9} {'max':>9}  unit"
+    lines = [f"median of {runs} runs (min and max across runs beside it)", header,
+             "-" * len(header)]
+    for key, label, unit in figures:
+        if key not in medians:
+            continue
+        values = [run[key] for run in per_run]
+        lines.append(f"{label:<42} {medians[key]:>9.2f} {min(values):>9.2f} "
+                     f"{max(values):>9.2f}  {unit}")
+    return "\n".join(lines)
+
+
+def rounded(value):
+    """The report with every float to 4 decimals (microsecond resolution in ms)."""
+    if isinstance(value, float):
+        return round(value, 4)
+    if isinstance(value, dict):
+        return {k: rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v) for v in value]
+    return value
