@@ -8,33 +8,30 @@ came in: undoing a label gives back exactly the model from before it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from . import registry
+from .base import SessionLearner
 from .diversity import diverse_sampling
 from .errors import LearnerError
 from .model import SessionClassifier
-from .registry import DEFAULT_ESTIMATOR, DEFAULT_STRATEGY, check_estimator_name
+from .registry import DEFAULT_ESTIMATOR, DEFAULT_STRATEGY
 from .strategies import top_k
 from .validation import (
     MAX_POOL,
     Label,
-    check_classes,
     check_index,
     check_int,
     check_label,
     check_pool,
-    check_random_state,
 )
 
 MAX_QUERY = 1000  # samples per query
 
 
-class PoolLearner:
+class PoolLearner(SessionLearner):
     """A session's learner in pool mode; every public method is atomic (one lock).
 
     Until two different classes are labeled the model knows nothing, and a query returns
@@ -53,24 +50,17 @@ class PoolLearner:
         random_state: int = 0,
         max_pool: int = MAX_POOL,
     ) -> None:
-        self._classes = check_classes(classes)
-        self._class_array = np.asarray(self._classes)
-        self._estimator = check_estimator_name(estimator)
-        self._measure = registry.strategy(strategy)
-        self._random_state = check_random_state(random_state)
+        super().__init__(classes, estimator, strategy, random_state)
         self._pool = check_pool(pool, max_pool)
         self._pool.setflags(write=False)
-        self._lock = threading.Lock()
         self._labels: dict[int, int] = {}  # pool index -> position in classes
         self._model = self._fit(self._labels)
-        self._version = 0
 
     def _fit(self, labels: dict[int, int]) -> SessionClassifier:
         """A fresh model on `labels`, fitted in index order."""
         index = np.fromiter(sorted(labels), dtype=np.int64, count=len(labels))
         codes = np.fromiter((labels[i] for i in index), dtype=np.int64, count=len(index))
-        model = SessionClassifier(self._classes, self._estimator, self._random_state)
-        return model.fit(self._pool[index], self._class_array[codes])
+        return self._new_model().fit(self._pool[index], self._class_array[codes])
 
     def _commit(self, labels: dict[int, int], model: SessionClassifier) -> None:
         self._labels, self._model = labels, model
@@ -177,10 +167,6 @@ class PoolLearner:
             return {i: self._classes[c] for i, c in sorted(self._labels.items())}
 
     @property
-    def classes(self) -> list[Label]:
-        return list(self._classes)
-
-    @property
     def n_features(self) -> int:
         return self._pool.shape[1]
 
@@ -192,19 +178,3 @@ class PoolLearner:
     def n_labeled(self) -> int:
         with self._lock:
             return len(self._labels)
-
-    @property
-    def model_version(self) -> int:
-        """Bumped by every teach, teach_many or undo that changes the labels."""
-        with self._lock:
-            return self._version
-
-    @property
-    def estimator_(self) -> Any | None:
-        """The fitted scikit-learn estimator, or None while the model knows nothing.
-
-        Each fit builds a fresh estimator and never touches it again, so the object
-        returned may be used (exported, predicted with) outside the lock.
-        """
-        with self._lock:
-            return self._model.estimator_ if self._model.__sklearn_is_fitted__() else None

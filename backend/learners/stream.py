@@ -6,21 +6,18 @@ them after each `train`; `label` scores new samples and says which deserve a hum
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from . import registry
+from .base import SessionLearner
 from .errors import LearnerError
-from .model import SessionClassifier, assess
-from .registry import DEFAULT_ESTIMATOR, DEFAULT_STRATEGY, check_estimator_name
+from .model import assess
+from .registry import DEFAULT_ESTIMATOR, DEFAULT_STRATEGY
 from .validation import (
     Label,
-    check_classes,
     check_labels,
-    check_random_state,
     check_samples,
     check_threshold,
 )
@@ -28,7 +25,7 @@ from .validation import (
 MAX_TRAIN = 100_000  # labeled samples a session may accumulate
 
 
-class StreamLearner:
+class StreamLearner(SessionLearner):
     """A session's learner in streamed mode; every public method is atomic (one lock).
 
     Until two different classes have been trained on, the model knows nothing: every
@@ -47,22 +44,13 @@ class StreamLearner:
         random_state: int = 0,
         max_train: int = MAX_TRAIN,
     ) -> None:
-        self._classes = check_classes(classes)
-        self._class_array = np.asarray(self._classes)
-        self._estimator = check_estimator_name(estimator)
-        self._measure = registry.strategy(strategy)
+        super().__init__(classes, estimator, strategy, random_state)
         self._threshold = check_threshold(threshold)
-        self._random_state = check_random_state(random_state)
         self._max_train = max_train
-        self._lock = threading.Lock()
         self._n_features: int | None = None
         self._X = np.empty((0, 0))
         self._y = np.empty(0, dtype=np.int64)  # positions in classes
         self._model = self._new_model()
-        self._version = 0
-
-    def _new_model(self) -> SessionClassifier:
-        return SessionClassifier(self._classes, self._estimator, self._random_state)
 
     def train(self, x: Any, y: Any) -> dict:
         """Add labeled samples and refit on everything seen -> n_labeled, model_version."""
@@ -105,10 +93,6 @@ class StreamLearner:
             }
 
     @property
-    def classes(self) -> list[Label]:
-        return list(self._classes)
-
-    @property
     def threshold(self) -> float:
         return self._threshold
 
@@ -122,19 +106,3 @@ class StreamLearner:
     def n_labeled(self) -> int:
         with self._lock:
             return len(self._y)
-
-    @property
-    def model_version(self) -> int:
-        """Bumped by every successful train; 0 before the first."""
-        with self._lock:
-            return self._version
-
-    @property
-    def estimator_(self) -> Any | None:
-        """The fitted scikit-learn estimator, or None while the model knows nothing.
-
-        Each fit builds a fresh estimator and never touches it again, so the object
-        returned may be used (exported, predicted with) outside the lock.
-        """
-        with self._lock:
-            return self._model.estimator_ if self._model.__sklearn_is_fitted__() else None
