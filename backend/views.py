@@ -67,20 +67,14 @@ async def initialize(request: web.Request) -> web.Response:
 # -- streamed mode (the seed's) ----------------------------------------------------------
 
 async def train(request: web.Request) -> web.Response:
-    grant, live = await _paid_session(request, "stream")
-    body = await read_json(request)
-    _only(body, {"x", "y", "session_id"})
-    _named_session(body, grant)
+    grant, live, body = await _paid_call(request, "stream", {"x", "y"})
     x, y = _field(body, "x"), _field(body, "y")
     result, left = await _charge(request, grant, live.learner.train, x, y)
     return web.json_response({**result, "credits_left": left})
 
 
 async def label(request: web.Request) -> web.Response:
-    grant, live = await _paid_session(request, "stream")
-    body = await read_json(request)
-    _only(body, {"x", "session_id"})
-    _named_session(body, grant)
+    grant, live, body = await _paid_call(request, "stream", {"x"})
     result, left = await _charge(request, grant, live.learner.label, _field(body, "x"))
     return web.json_response({**result, "credits_left": left})
 
@@ -105,10 +99,7 @@ async def upload_pool(request: web.Request) -> web.Response:
 
 
 async def query(request: web.Request) -> web.Response:
-    grant, live = await _paid_session(request, "pool")
-    body = await read_json(request)
-    _only(body, {"k", "session_id"})
-    _named_session(body, grant)
+    grant, live, body = await _paid_call(request, "pool", {"k"})
     k = body.get("k", 1)
     limit = request.app[CONFIG].limits.max_query_k
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
@@ -119,10 +110,7 @@ async def query(request: web.Request) -> web.Response:
 
 async def teach(request: web.Request) -> web.Response:
     """One label ({index, label}) or many ({indices, labels}, one iteration each)."""
-    grant, live = await _paid_session(request, "pool")
-    body = await read_json(request)
-    _only(body, {"index", "label", "indices", "labels", "session_id"})
-    _named_session(body, grant)
+    grant, live, body = await _paid_call(request, "pool", {"index", "label", "indices", "labels"})
     learner = _pool(live)
     if "indices" in body or "labels" in body:
         indices, labels = _field(body, "indices"), _field(body, "labels")
@@ -140,10 +128,7 @@ async def teach(request: web.Request) -> web.Response:
 
 
 async def undo(request: web.Request) -> web.Response:
-    grant, live = await _paid_session(request, "pool")
-    body = await read_json(request)
-    _only(body, {"index", "session_id"})
-    _named_session(body, grant)
+    grant, live, body = await _paid_call(request, "pool", {"index"})
     result = await _off_loop(request, _pool(live).undo, _field(body, "index"))
     return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
 
@@ -201,11 +186,16 @@ async def _paid_session(request: web.Request, mode: str | None):
     return grant, live
 
 
-def _named_session(body: dict, grant) -> None:
-    """A call may name its session; a credential of another session is then refused."""
+async def _paid_call(request: web.Request, mode: str, fields: set[str]):
+    """Grant, live session and JSON body of a call; the body may name its session, and a
+    credential sold for another session is then refused."""
+    grant, live = await _paid_session(request, mode)
+    body = await read_json(request)
+    _only(body, fields | {"session_id"})
     if "session_id" in body and body["session_id"] != grant.session_id:
         raise json_error(web.HTTPUnauthorized,
                          "invalid L402 credential: it was sold for another session")
+    return grant, live, body
 
 
 def _session(request: web.Request, session_id: Any) -> LiveSession:
