@@ -30,6 +30,7 @@ from .header import (
     format_authorization,
     format_challenge,
     parse_authorization,
+    parse_challenge,
 )
 from .identifier import Identifier
 from .mint import Grant, mint, verify
@@ -58,6 +59,7 @@ __all__ = [
     "load_or_create_root_key",
     "mint",
     "parse_authorization",
+    "parse_challenge",
     "session_caveat",
     "valid_until_caveat",
     "verify",

@@ -20,7 +20,8 @@ class MalformedCaveatError(L402Error):
 
 
 class MalformedHeaderError(L402Error):
-    """An ``Authorization`` value that is not ``L402 <base64 macaroon>:<hex preimage>``."""
+    """An ``Authorization`` value that is not ``L402 <base64 macaroon>:<hex preimage>``,
+    or a ``WWW-Authenticate`` value that is not ``L402 macaroon="...", invoice="..."``."""
 
 
 class InvalidCredentialError(L402Error):

@@ -2,7 +2,7 @@
 
 Challenge: ``WWW-Authenticate: L402 macaroon="<base64>", invoice="<bolt11>"``.
 Credential: ``Authorization: L402 <base64 macaroon>:<hex preimage>``, or the legacy
-scheme ``LSAT``. Parsing is strict and total: any string either parses or raises
+scheme ``LSAT``. Parsing (of both) is strict and total: any string either parses or raises
 :class:`MalformedHeaderError` with a message a client can act on.
 """
 
@@ -30,7 +30,10 @@ _ANY_B64_CHAR = re.compile(r"[A-Za-z0-9+/_-]")
 _HEX_64 = re.compile(r"[0-9a-fA-F]{64}")
 _INVOICE = re.compile(r"[A-Za-z0-9]+")  # bech32: a BOLT 11 invoice never needs quoting
 _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
+_CHALLENGE = re.compile(r'(?P<scheme>[A-Za-z0-9]+) macaroon="(?P<macaroon>[^"]*)", '
+                        r'invoice="(?P<invoice>[^"]*)"')
 _USAGE = 'expected "L402 <base64 macaroon>:<hex preimage>"'
+_CHALLENGE_USAGE = 'expected \'L402 macaroon="<base64>", invoice="<bolt11>"\''
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,23 @@ def format_challenge(macaroon: bytes, invoice: str) -> str:
     return f'{SCHEME} macaroon="{encoded}", invoice="{invoice}"'
 
 
+def parse_challenge(value: str) -> tuple[bytes, str]:
+    """The macaroon and invoice of a ``WWW-Authenticate`` value, for clients; strict, so a
+    client never pays an invoice it half-read. Raises MalformedHeaderError, nothing else."""
+    _check_text(value, "WWW-Authenticate")
+    match = _CHALLENGE.fullmatch(value)
+    if match is None:
+        raise MalformedHeaderError(f"not an L402 challenge; {_CHALLENGE_USAGE}")
+    if match["scheme"].upper() not in SCHEMES:
+        shown = match["scheme"][:20]
+        raise MalformedHeaderError(
+            f"unknown scheme {shown!r}; expected L402 (or the legacy LSAT)")
+    if not _INVOICE.fullmatch(match["invoice"]):
+        raise MalformedHeaderError("invoice must be a non-empty BOLT 11 string "
+                                   "(letters and digits)")
+    return _decode_macaroon(match["macaroon"]), match["invoice"]
+
+
 def format_authorization(macaroon: bytes, preimage: bytes, scheme: str = SCHEME) -> str:
     """The ``Authorization`` value a client sends once it has paid (for clients and tests)."""
     credential = Credential(macaroon, preimage, scheme)
@@ -69,17 +89,22 @@ def format_authorization(macaroon: bytes, preimage: bytes, scheme: str = SCHEME)
 
 def parse_authorization(value: str) -> Credential:
     """Parse ``L402 <macaroon>:<preimage>``; raises MalformedHeaderError, nothing else."""
+    _check_text(value, "Authorization")
+    scheme, token = _split_scheme(value.strip(" \t"))
+    macaroon_text, preimage_text = _split_token(token)
+    return Credential(_decode_macaroon(macaroon_text), _decode_preimage(preimage_text), scheme)
+
+
+def _check_text(value: str, header: str) -> None:
+    """A header value as str, ASCII, within MAX_HEADER_BYTES: checked before any parsing."""
     if not isinstance(value, str):
         raise MalformedHeaderError(f"header value must be str, got {type(value).__name__}")
     size = len(value.encode("utf-8", errors="surrogatepass"))
     if size > MAX_HEADER_BYTES:
         raise MalformedHeaderError(
-            f"Authorization header is {size} bytes, more than the {MAX_HEADER_BYTES} allowed")
+            f"{header} header is {size} bytes, more than the {MAX_HEADER_BYTES} allowed")
     if not value.isascii():
-        raise MalformedHeaderError("Authorization header contains non-ASCII characters")
-    scheme, token = _split_scheme(value.strip(" \t"))
-    macaroon_text, preimage_text = _split_token(token)
-    return Credential(_decode_macaroon(macaroon_text), _decode_preimage(preimage_text), scheme)
+        raise MalformedHeaderError(f"{header} header contains non-ASCII characters")
 
 
 def _split_scheme(value: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ def test_public_api() -> None:
         "MalformedHeaderError", "MalformedIdentifierError", "SCHEMES", "SESSION",
         "UnknownVersionError", "VALID_UNTIL", "format_authorization", "format_challenge",
         "iterations_caveat", "load_or_create_root_key", "mint", "parse_authorization",
-        "session_caveat", "valid_until_caveat", "verify",
+        "parse_challenge", "session_caveat", "valid_until_caveat", "verify",
     ]
     assert all(hasattr(l402, name) for name in l402.__all__)
 

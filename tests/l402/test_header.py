@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import re
 
 import pytest
 from hypothesis import given
@@ -16,6 +15,7 @@ from backend.l402 import (
     format_authorization,
     format_challenge,
     parse_authorization,
+    parse_challenge,
 )
 
 PREIMAGE = bytes(range(32))
@@ -23,7 +23,7 @@ HEX = PREIMAGE.hex()
 MACAROON = b"\x02\x01\x06alsats\xfb\xff\xfe"  # encodes with "+" and "/" in standard base64
 STD = base64.b64encode(MACAROON).decode()
 URL = base64.urlsafe_b64encode(MACAROON).decode()
-CHALLENGE = re.compile(r'^L402 macaroon="([^"]+)", invoice="([^"]+)"$')
+INVOICE = "lnbcrt50n1pjq8xyzpp5"
 
 
 def test_challenge_format() -> None:
@@ -31,13 +31,66 @@ def test_challenge_format() -> None:
     assert value == 'L402 macaroon="AgE=", invoice="lnbcrt10n1abc"'
 
 
-@pytest.mark.parametrize("macaroon", [b"\x02", b"\x02\x01", b"\x02\x01\x06", MACAROON,
-                                      bytes(range(256))])
-def test_challenge_round_trip(macaroon: bytes) -> None:
-    match = CHALLENGE.match(format_challenge(macaroon, "lnbc1500n1pw5kjhm"))
-    assert match is not None
-    assert base64.b64decode(match[1], validate=True) == macaroon  # standard, padded
-    assert match[2] == "lnbc1500n1pw5kjhm"
+@pytest.mark.parametrize(("macaroon", "invoice"), [
+    (b"\x02", "lnbc1500n1pw5kjhm"),
+    (b"\x02\x01", "lnbcrt10n1abc"),
+    (b"\x02\x01\x06", "LNBC1"),  # bech32 may be upper case
+    (MACAROON, INVOICE),
+    (bytes(range(256)), "lntb20m1" + "q" * 300),
+])
+def test_challenge_round_trip(macaroon: bytes, invoice: str) -> None:
+    value = format_challenge(macaroon, invoice)
+    assert f'macaroon="{base64.b64encode(macaroon).decode()}"' in value  # standard, padded
+    assert parse_challenge(value) == (macaroon, invoice)
+
+
+@pytest.mark.parametrize("value", [
+    f'L402 macaroon="{STD}", invoice="{INVOICE}"',
+    f'LSAT macaroon="{STD}", invoice="{INVOICE}"',  # the legacy scheme
+    f'l402 macaroon="{STD}", invoice="{INVOICE}"',  # schemes are case-insensitive
+    f'Lsat macaroon="{STD}", invoice="{INVOICE}"',
+    f'L402 macaroon="{URL}", invoice="{INVOICE}"',  # the macaroon decodes as a credential's
+    f'L402 macaroon="{STD.rstrip("=")}", invoice="{INVOICE}"',
+])
+def test_challenge_accepted_variants(value: str) -> None:
+    assert parse_challenge(value) == (MACAROON, INVOICE)
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    ("", "not an L402 challenge"),
+    (f'L402 {STD}:{HEX}', "not an L402 challenge"),  # a credential, not a challenge
+    (f'L402 macaroon="{STD}"', "not an L402 challenge"),
+    (f'L402 invoice="{INVOICE}", macaroon="{STD}"', "not an L402 challenge"),  # order
+    (f'L402 macaroon="{STD}",invoice="{INVOICE}"', "not an L402 challenge"),
+    (f'L402  macaroon="{STD}", invoice="{INVOICE}"', "not an L402 challenge"),
+    (f' L402 macaroon="{STD}", invoice="{INVOICE}"', "not an L402 challenge"),
+    (f'L402 macaroon="{STD}", invoice="{INVOICE}" ', "not an L402 challenge"),
+    (f'L402 macaroon={STD}, invoice={INVOICE}', "not an L402 challenge"),  # unquoted
+    (f'L402 macaroon="{STD}", invoice="{INVOICE}", version="0"', "not an L402 challenge"),
+    (f'L402 macaroon="{STD}", invoice="{INVOICE}", Basic realm="x"', "not an L402 challenge"),
+    (f'L402 macaroon="{STD}", invoice="{INVOICE}"\r\nX: y', "not an L402 challenge"),
+    (f'Bearer macaroon="{STD}", invoice="{INVOICE}"', "unknown scheme 'Bearer'"),
+    (f'L402x macaroon="{STD}", invoice="{INVOICE}"', "unknown scheme 'L402x'"),
+    (f'L402 macaroon="", invoice="{INVOICE}"', "macaroon is empty"),
+    (f'L402 macaroon="AgE*", invoice="{INVOICE}"', r"not base64 \(unexpected '\*'\)"),
+    (f'L402 macaroon="Ag E=", invoice="{INVOICE}"', r"not base64 \(unexpected ' '\)"),
+    (f'L402 macaroon="Ag+_", invoice="{INVOICE}"', "mixes standard"),
+    (f'L402 macaroon="AgEGY", invoice="{INVOICE}"', "impossible length"),
+    (f'L402 macaroon="AgE==", invoice="{INVOICE}"', "wrong padding"),
+    (f'L402 macaroon="{STD}", invoice=""', "invoice must be a non-empty BOLT 11 string"),
+    (f'L402 macaroon="{STD}", invoice="lnbc 1"', "invoice must be"),
+    (f'L402 macaroon="{STD}", invoice="lnbc-1"', "invoice must be"),
+    (f'L402 macaroon="{STD}", invoice="{INVOICE}é"', "non-ASCII"),
+    (f'L402 macaroon="{"A" * 8192}", invoice="{INVOICE}"', "WWW-Authenticate header is 8"),
+])
+def test_challenge_rejections(value: str, match: str) -> None:
+    with pytest.raises(MalformedHeaderError, match=match):
+        parse_challenge(value)
+
+
+def test_challenge_of_non_str_is_refused_with_the_same_error() -> None:
+    with pytest.raises(MalformedHeaderError, match="must be str, got bytes"):
+        parse_challenge(format_challenge(MACAROON, INVOICE).encode())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("macaroon", "invoice"), [
@@ -187,3 +240,19 @@ def test_header_like_strings_parse_or_raise_malformed_header(value: str) -> None
 def test_any_credential_round_trips(macaroon: bytes, preimage: bytes, scheme: str) -> None:
     credential = Credential(macaroon, preimage, scheme)
     assert parse_authorization(format_authorization(macaroon, preimage, scheme)) == credential
+
+
+@given(st.text())
+def test_any_string_parses_as_a_challenge_or_raises_malformed_header(value: str) -> None:
+    try:
+        macaroon, invoice = parse_challenge(value)
+    except MalformedHeaderError as exc:
+        assert str(exc)
+        return
+    assert macaroon and invoice
+
+
+@given(st.binary(min_size=1, max_size=300),
+       st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=300))
+def test_any_challenge_round_trips(macaroon: bytes, invoice: str) -> None:
+    assert parse_challenge(format_challenge(macaroon, invoice)) == (macaroon, invoice)
