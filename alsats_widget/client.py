@@ -9,7 +9,6 @@ repeat, so a retry is never charged twice.
 from __future__ import annotations
 
 import io
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,11 +18,11 @@ import bolt11
 import numpy as np
 import requests
 
+from backend.l402 import MalformedHeaderError, format_authorization, parse_challenge
 from backend.lightning import LightningError
 
 from .wallet import LightningWallet
 
-CHALLENGE = re.compile(r'^(?:L402|LSAT) macaroon="([^"]+)", invoice="([^"]+)"$')
 MAX_PAYMENTS_PER_CALL = 3  # a call pays at most this many challenges before giving up
 
 
@@ -168,11 +167,14 @@ class AlsatsClient:
 
     def _pay(self, response: requests.Response, most_iterations: int) -> dict:
         """Check a 402 challenge against what we expect, pay it, keep the credential."""
-        match = CHALLENGE.match(response.headers.get("WWW-Authenticate", ""))
+        try:
+            macaroon, invoice = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        except MalformedHeaderError as exc:
+            raise UnexpectedInvoiceError(
+                f"the 402 answer carries no valid L402 challenge: {exc}") from None
         body = _json(response)
-        if match is None or body.get("payment_request") != match.group(2):
-            raise UnexpectedInvoiceError("the 402 answer carries no valid L402 challenge")
-        macaroon, invoice = match.groups()
+        if body.get("payment_request") != invoice:
+            raise UnexpectedInvoiceError("the 402 answer names two different invoices")
         decoded = _decode(invoice)
         info = self.info()
         iterations = body.get("iterations")
@@ -208,7 +210,7 @@ class AlsatsClient:
         self.spending.fees_msat += payment.fee_msat
         self.spending.iterations_bought += iterations
         self.session_id = body["session_id"]
-        self._authorization = f"L402 {macaroon}:{payment.preimage}"
+        self._authorization = format_authorization(macaroon, bytes.fromhex(payment.preimage))
         self.credits_left = iterations
         self._last_block = iterations
         return body

@@ -39,7 +39,6 @@ import io
 import json
 import os
 import platform
-import re
 import resource
 import statistics
 import sys
@@ -70,6 +69,7 @@ from alsats_widget.datasets import (  # noqa: E402
 from backend.app import create_app  # noqa: E402
 from backend.config import Config  # noqa: E402
 from backend.keys import SESSIONS  # noqa: E402
+from backend.l402 import format_authorization, parse_challenge  # noqa: E402
 from backend.learners import PoolLearner, make_estimator  # noqa: E402
 from backend.lightning import LightningNode  # noqa: E402
 from backend.lightning.polar import copy_with_free_ports, free_ports  # noqa: E402
@@ -81,7 +81,6 @@ IMAGES_FILE, LABELS_FILE = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.
 ESTIMATOR, STRATEGY = "random_forest", "uncertainty"
 FEE_LIMIT_MSAT = 10_000  # bob pays alice directly: the fee is 0
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
-CHALLENGE = re.compile(r'^L402 macaroon="([^"]+)", invoice="([^"]+)"$')
 
 
 class BenchmarkError(Exception):
@@ -171,8 +170,7 @@ class PaidBackend:
                 raise BenchmarkError(f"{method} {path}: {response.status}, expected {expect}: "
                                      f"{body}")
             if expect == 402:
-                macaroon, invoice = CHALLENGE.match(
-                    response.headers["WWW-Authenticate"]).groups()
+                macaroon, invoice = parse_challenge(response.headers["WWW-Authenticate"])
                 if body["payment_request"] != invoice:
                     raise BenchmarkError("the 402 body and header name different invoices")
                 body["_macaroon"] = macaroon
@@ -185,7 +183,7 @@ class PaidBackend:
         if hashlib.sha256(bytes.fromhex(payment.preimage)).hexdigest() \
                 != challenge["payment_hash"]:
             raise BenchmarkError("the preimage does not open the invoice's payment hash")
-        return f"L402 {challenge['_macaroon']}:{payment.preimage}"
+        return format_authorization(challenge["_macaroon"], bytes.fromhex(payment.preimage))
 
 
 # -- measuring ----------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,12 +12,12 @@ from aiohttp.test_utils import TestServer
 
 from backend.app import create_app
 from backend.config import Config, Limits
+from backend.l402 import format_authorization, parse_challenge
 from backend.lightning import LightningNode
 from backend.lightning.polar import free_ports
 from tests.conftest import FakeClock
 
 PRICE_MSAT = 5  # "as little as a few millisats"
-CHALLENGE = re.compile(r'^L402 macaroon="([^"]+)", invoice="([^"]+)"$')
 
 
 class Buyer:
@@ -31,11 +30,11 @@ class Buyer:
     async def pay(self, response: aiohttp.ClientResponse) -> tuple[str, dict]:
         """Pay a 402 challenge; returns the Authorization header value and the 402 body."""
         assert response.status == 402, await response.text()
-        macaroon, invoice = CHALLENGE.match(response.headers["WWW-Authenticate"]).groups()
+        macaroon, invoice = parse_challenge(response.headers["WWW-Authenticate"])
         body = await response.json()
         assert body["payment_request"] == invoice
         payment = await self.wallet.send_payment(invoice, fee_limit_msat=10_000)
-        return f"L402 {macaroon}:{payment.preimage}", body
+        return format_authorization(macaroon, bytes.fromhex(payment.preimage)), body
 
     async def buy(self, iterations: int, **settings) -> tuple[str, dict]:
         async with self.http.post("/pay/initialize",

@@ -111,6 +111,29 @@ def test_never_pays_an_unexpected_invoice(stack, monkeypatch):
     assert bob.balance_msat() == before
 
 
+@pytest.mark.parametrize(("doctor", "match"), [
+    (lambda value: value + ', version="0"', "no valid L402 challenge"),
+    (lambda value: value.replace('macaroon="', 'macaroon="*'), "not base64"),
+    (lambda value: value.rsplit('invoice="', 1)[0] + 'invoice="lnbcrt1other"', "two different"),
+])
+def test_never_pays_a_malformed_challenge(stack, monkeypatch, doctor, match):
+    bob = stack.wallet("bob")
+    before = bob.balance_msat()
+    client = stack.client("bob")
+    send = client._send
+
+    def doctored(method, path, **kwargs):
+        response = send(method, path, **kwargs)
+        if response.status_code == 402:
+            response.headers["WWW-Authenticate"] = doctor(response.headers["WWW-Authenticate"])
+        return response
+
+    monkeypatch.setattr(client, "_send", doctored)
+    with pytest.raises(UnexpectedInvoiceError, match=match):
+        client.label([[1.0] * 64])
+    assert bob.balance_msat() == before and client.spending.payments == 0
+
+
 def test_server_errors_carry_the_servers_message_and_cost_nothing(stack):
     with stack.client("bob", block_size=3) as client:
         client.label([[1.0] * 64])
