@@ -110,8 +110,14 @@ OPENAPI = {
             "requestBody": {"required": True, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}},
         }},
-        "/query": {"post": _paid("the k most uncertain unlabeled pool samples (free)",
-                                 _body({"k": {"type": "integer", "minimum": 1}}), _RESULT)},
+        "/query": {"post": _paid(
+            "the k most uncertain unlabeled pool samples (free)",
+            _body({"k": {"type": "integer", "minimum": 1},
+                   "exclude": {"type": "array", "items": {"type": "integer", "minimum": 0}}}),
+            _RESULT,
+            "exclude: pool indices never to offer (skipped, or labeled but not taught yet), "
+            "at most the pool's size, repeats allowed; fewer than k samples (maybe none) "
+            "come back when fewer remain.")},
         "/teach": {"post": _paid(
             "teach one pool sample's label, or many (one iteration each)",
             {"oneOf": [

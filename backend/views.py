@@ -99,12 +99,13 @@ async def upload_pool(request: web.Request) -> web.Response:
 
 
 async def query(request: web.Request) -> web.Response:
-    grant, live, body = await _paid_call(request, "pool", {"k"})
+    """The k most uncertain unlabeled samples, leaving out the pool indices in exclude."""
+    grant, live, body = await _paid_call(request, "pool", {"k", "exclude"})
     k = body.get("k", 1)
     limit = request.app[CONFIG].limits.max_query_k
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
         raise json_error(web.HTTPBadRequest, f"k must be an integer from 1 to {limit}")
-    result = await _off_loop(request, _pool(live).query, k)
+    result = await _off_loop(request, _pool(live).query, k, body.get("exclude", ()))
     return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
 
 

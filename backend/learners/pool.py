@@ -23,6 +23,7 @@ from .validation import (
     MAX_POOL,
     Label,
     check_index,
+    check_indices,
     check_int,
     check_label,
     check_pool,
@@ -66,22 +67,30 @@ class PoolLearner(SessionLearner):
         self._labels, self._model = labels, model
         self._version += 1
 
-    def query(self, k: int = 1) -> dict:
-        """The k most uncertain unlabeled samples (fewer near the end, none when done)."""
+    def query(self, k: int = 1, exclude: Sequence[int] = ()) -> dict:
+        """The k most uncertain unlabeled samples not in `exclude` (fewer near the end).
+
+        `exclude` lists samples the human skipped, or labeled but has not taught yet.
+        Before the model is fitted they count as covered, like labels: the spread moves
+        away from them too. Repeated indices are allowed.
+        """
         with self._lock:
-            k = min(check_int(k, "k", 1, MAX_QUERY), len(self._pool) - len(self._labels))
+            k = check_int(k, "k", 1, MAX_QUERY)
+            excluded = check_indices(exclude, len(self._pool), "exclude")
+            labeled = np.fromiter(self._labels, dtype=np.int64, count=len(self._labels))
+            taken = np.union1d(labeled, excluded)
+            k = min(k, len(self._pool) - len(taken))
             samples: list[dict] = []
             if k == 0:
                 pass
             elif not self._model.__sklearn_is_fitted__():
-                labeled = np.fromiter(self._labels, dtype=np.int64, count=len(self._labels))
                 picked = diverse_sampling(
-                    self._pool, k, labeled=labeled, random_state=self._random_state
+                    self._pool, k, labeled=taken, random_state=self._random_state
                 )
                 samples = [{"index": int(i), "uncertainty": 1.0, "predicted": None} for i in picked]
             else:
                 scores = self._measure(self._model, self._pool)
-                scores[list(self._labels)] = -np.inf
+                scores[taken] = -np.inf
                 picked = top_k(scores, k, self._random_state)
                 predicted = self._model.predict(self._pool[picked]).tolist()
                 samples = [

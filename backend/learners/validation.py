@@ -240,3 +240,22 @@ def check_index(index: Any, n_pool: int) -> int:
             f"index {int(index)} is out of range: the pool has {n_pool} samples (0 to {n_pool - 1})"
         )
     return int(index)
+
+
+def check_indices(values: Any, n_pool: int, name: str = "indices") -> np.ndarray:
+    """Pool indices as int64, each in [0, n_pool), at most n_pool of them; repeats are
+    allowed (a client's skipped and pending lists may overlap) and count once."""
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    if not isinstance(values, list | tuple):
+        raise LearnerError(f"{name} must be a list of pool indices: got {_short(values)}")
+    if len(values) > n_pool:
+        raise LearnerError(
+            f"{name} lists {len(values)} indices, more than the pool's {n_pool} samples"
+        )
+    for position, value in enumerate(values):
+        try:
+            check_index(value, n_pool)
+        except LearnerError as exc:
+            raise LearnerError(f"{name}[{position}]: {exc}") from None
+    return np.unique(np.asarray(values, dtype=np.int64))

@@ -126,6 +126,33 @@ async def test_pool_flow_query_teach_undo_and_model(buyer, digits):
     assert status == 410
 
 
+async def test_query_leaves_out_excluded_samples(buyer, digits):
+    x, y = digits
+    auth, _ = await buyer.buy(2, mode="pool")
+    buffer = io.BytesIO()
+    np.save(buffer, x[:30])
+    await buyer.call("PUT", "/pool", auth, data=buffer.getvalue(),
+                     headers={"Content-Type": "application/octet-stream"})
+    _, body = await buyer.call("POST", "/query", auth, json={"k": 5})
+    first = [s["index"] for s in body["samples"]]
+    status, body = await buyer.call("POST", "/query", auth, json={"k": 5, "exclude": first})
+    assert status == 200 and len(body["samples"]) == 5
+    assert not {s["index"] for s in body["samples"]} & set(first)  # before the first fit
+
+    await buyer.call("POST", "/teach", auth, json={"indices": [0, 1], "labels": [0, 1]})
+    _, body = await buyer.call("POST", "/query", auth, json={"k": 6})
+    ranked = body["samples"]
+    skipped = [s["index"] for s in ranked[:2]]
+    status, body = await buyer.call("POST", "/query", auth, json={"k": 4, "exclude": skipped})
+    assert status == 200 and body["samples"] == ranked[2:]  # after it: the next ones
+    _, body = await buyer.call("POST", "/query", auth,
+                               json={"k": 5, "exclude": list(range(2, 28)) + [2, 3]})
+    assert sorted(s["index"] for s in body["samples"]) == [28, 29]  # fewer remain
+    status, body = await buyer.call("POST", "/query", auth,
+                                    json={"k": 5, "exclude": list(range(30))})
+    assert status == 200 and body["samples"] == [] and body["credits_left"] == 0
+
+
 async def test_health_answers_while_a_session_is_fitting(buyer, digits):
     x, y = digits
     auth, _ = await buyer.buy(1)

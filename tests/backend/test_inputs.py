@@ -132,6 +132,28 @@ async def test_pool_calls_check_index_and_label(buyer):
     assert session["credits_left"] == 5 and session["n_labeled"] == 0
 
 
+@pytest.mark.parametrize("exclude, message", [
+    (None, "exclude must be a list of pool indices: got None"),
+    (3, "exclude must be a list of pool indices: got 3"),
+    ({"0": 1}, "exclude must be a list of pool indices"),
+    ([0, 20], "exclude[1]: index 20 is out of range: the pool has 20 samples"),
+    ([-1], "exclude[0]: index -1 is out of range"),
+    ([True], "exclude[0]: index must be an integer: got True"),
+    ([1.5], "exclude[0]: index must be an integer: got 1.5"),
+    (["1"], "exclude[0]: index must be an integer: got '1'"),
+    ([0] * 21, "exclude lists 21 indices, more than the pool's 20 samples"),
+])
+async def test_bad_exclude_is_400_and_free(buyer, exclude, message):
+    auth, _ = await buyer.buy(2, mode="pool")
+    buffer = io.BytesIO()
+    np.save(buffer, np.random.default_rng(0).random((20, 4)))
+    await raw_call(buyer, "PUT", "/pool", auth, buffer.getvalue(), "application/octet-stream")
+    status, answer = await buyer.call("POST", "/query", auth, json={"k": 1, "exclude": exclude})
+    assert status == 400 and message in answer["error"], answer
+    _, session = await buyer.call("GET", "/session", auth)
+    assert session["credits_left"] == 2 and session["n_labeled"] == 0
+
+
 async def test_the_wrong_mode_is_409_and_free(buyer):
     auth, _ = await buyer.buy(1, mode="pool")
     status, body = await buyer.call("POST", "/label", auth, json={"x": GOOD_X})

@@ -73,6 +73,41 @@ def test_taught_indices_never_come_back(small) -> None:
     assert set(learner.labels()) == seen and learner.n_labeled == 20
 
 
+def test_excluded_samples_are_never_offered_before_the_model_is_fitted(small) -> None:
+    X, _ = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    first = [s["index"] for s in learner.query(10)["samples"]]
+    again = learner.query(10, exclude=first[:5] + first[:2])  # repeats are allowed
+    picked = [s["index"] for s in again["samples"]]
+    assert len(picked) == 10 and not set(picked) & set(first[:5])
+    assert again["model_version"] == 0 and learner.query(10)["samples"][0]["index"] == first[0]
+    rest = [s["index"] for s in learner.query(10, exclude=list(range(3, 60)))["samples"]]
+    assert sorted(rest) == [0, 1, 2]  # fewer than k remain: fewer come back
+
+
+def test_the_cold_start_spread_moves_away_from_excluded_samples() -> None:
+    rng = np.random.default_rng(0)
+    near, far = rng.normal(0.0, 0.1, (50, 2)), rng.normal(100.0, 0.1, (50, 2))
+    pool = np.vstack([near, far])
+    for seed in range(5):
+        learner = PoolLearner(pool, DIGITS, random_state=seed)
+        assert learner.query(1, exclude=[0])["samples"][0]["index"] >= 50, seed
+
+
+def test_excluding_the_most_uncertain_offers_the_next_ones(small) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    taught(learner, y, range(20))
+    ranked = learner.query(8)["samples"]
+    top = [s["index"] for s in ranked[:3]]
+    assert learner.query(5, exclude=top)["samples"] == ranked[3:]
+    assert learner.query(5, exclude=np.array(top[::-1]))["samples"] == ranked[3:]
+    assert learner.query(8)["samples"] == ranked and learner.n_labeled == 20  # no state
+    everything = learner.query(5, exclude=list(range(20, 60)))
+    assert everything == {"samples": [], "model_version": 1}
+    assert learner.query(5, exclude=list(range(60)))["samples"] == []
+
+
 def test_undo_brings_a_sample_back(small) -> None:
     X, y = small
     learner = PoolLearner(X, DIGITS, estimator=FAST)
@@ -126,6 +161,11 @@ def test_rejected_calls_change_nothing(small) -> None:
         lambda: learner.query(0),
         lambda: learner.query(1001),
         lambda: learner.query(2.0),
+        lambda: learner.query(5, exclude=[60]),
+        lambda: learner.query(5, exclude=[1, True]),
+        lambda: learner.query(5, exclude="1"),
+        lambda: learner.query(5, exclude=None),
+        lambda: learner.query(5, exclude=[0] * 61),
     ]
     for call in bad_calls:
         with pytest.raises(LearnerError):

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from backend.learners import LearnerError, check_classes, check_labels, check_pool, check_samples
-from backend.learners.validation import check_index, check_label, check_threshold
+from backend.learners.validation import (
+    check_index,
+    check_indices,
+    check_label,
+    check_threshold,
+)
 
 from .conftest import DIGITS
 
@@ -166,6 +171,37 @@ def test_single_label_and_index() -> None:
         check_index(1.0, 6)
     with pytest.raises(LearnerError, match="index must be an integer: got True"):
         check_index(True, 6)
+
+
+def test_indices_are_checked_deduplicated_and_sorted() -> None:
+    assert check_indices([4, 1, 4, np.int64(0)], 6).tolist() == [0, 1, 4]
+    assert check_indices(np.array([5, 5]), 6).tolist() == [5]
+    assert check_indices([], 6).dtype == np.int64 and check_indices((), 6).size == 0
+    assert check_indices([0] * 6, 6).tolist() == [0]  # as long as the pool: allowed
+
+
+BAD_INDICES = [
+    (None, "exclude must be a list of pool indices: got None"),
+    (3, "exclude must be a list of pool indices: got 3"),
+    ("012", "exclude must be a list of pool indices: got '012'"),
+    ({"0": 1}, "exclude must be a list of pool indices"),
+    ([0] * 7, "exclude lists 7 indices, more than the pool's 6 samples"),
+    ([0, 6], "exclude[1]: index 6 is out of range: the pool has 6 samples (0 to 5)"),
+    ([-1], "exclude[0]: index -1 is out of range"),
+    ([1, True], "exclude[1]: index must be an integer: got True"),
+    ([1.0], "exclude[0]: index must be an integer: got 1.0"),
+    (["1"], "exclude[0]: index must be an integer: got '1'"),
+    ([[1]], "exclude[0]: index must be an integer: got [1]"),
+    (np.array([1.0]), "exclude[0]: index must be an integer: got 1.0"),
+    (np.array([True]), "exclude[0]: index must be an integer: got True"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), BAD_INDICES)
+def test_bad_indices(values, message: str) -> None:
+    with pytest.raises(LearnerError) as err:
+        check_indices(values, 6, "exclude")
+    assert message in str(err.value)
 
 
 @pytest.mark.parametrize("bad", [-0.1, 1.5, math.nan, math.inf, "0.5", None, True])
