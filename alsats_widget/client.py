@@ -19,7 +19,7 @@ import numpy as np
 import requests
 
 from backend.l402 import MalformedHeaderError, format_authorization, parse_challenge
-from backend.lightning import LightningError
+from backend.lightning import LightningError, PaymentInFlightError
 
 from .wallet import LightningWallet
 
@@ -61,6 +61,7 @@ class Spending:
     paid_msat: int = 0  # invoice amounts
     fees_msat: int = 0  # routing fees on top
     iterations_bought: int = 0
+    in_flight_msat: int = 0  # payments with no final answer (amount + fee limit): may settle
 
     @property
     def total_msat(self) -> int:
@@ -123,13 +124,24 @@ class AlsatsClient:
         return self._call("POST", "/label", json={"x": _listed(x)})
 
     def upload_pool(self, pool: np.ndarray) -> dict:
-        buffer = io.BytesIO()
-        np.save(buffer, np.asarray(pool), allow_pickle=False)
-        return self._call("PUT", "/pool", data=buffer.getvalue(),
+        return self._call("PUT", "/pool", data=_npy(pool),
                           headers={"Content-Type": "application/octet-stream"})
 
-    def query(self, k: int = 1) -> dict:
-        return self._call("POST", "/query", json={"k": k})
+    def upload_holdout(self, x: np.ndarray) -> dict:
+        """Held-out samples (unlabeled: their labels stay here) for a free accuracy curve."""
+        return self._call("PUT", "/holdout", data=_npy(x),
+                          headers={"Content-Type": "application/octet-stream"})
+
+    def holdout_predictions(self) -> dict:
+        """The newest model's predictions for the held-out samples (free)."""
+        return self._call("GET", "/holdout")
+
+    def query(self, k: int = 1, exclude: list[int] | None = None) -> dict:
+        """The k most uncertain samples, never one of the pool indices in ``exclude``."""
+        body: dict[str, Any] = {"k": k}
+        if exclude:
+            body["exclude"] = [int(i) for i in exclude]
+        return self._call("POST", "/query", json=body)
 
     def teach(self, index: int, label: Any) -> dict:
         return self._call("POST", "/teach", json={"index": int(index), "label": label})
@@ -153,8 +165,15 @@ class AlsatsClient:
         """Close the session on the server (frees its memory) and the HTTP connection."""
         if self.session_id is not None and self._authorization is not None:
             self._call("DELETE", "/session")
-            self.session_id = None
+            self.forget_session()
         self._http.close()
+
+    def forget_session(self) -> None:
+        """Drop the session and its credential (say the server lost them: it answered
+        410); the next paid call starts a new session. Spending is kept."""
+        self.session_id = None
+        self._authorization = None
+        self.credits_left = 0
 
     # -- paying -----------------------------------------------------------------------
 
@@ -188,20 +207,29 @@ class AlsatsClient:
             raise UnexpectedInvoiceError(
                 f"the invoice asks {decoded.amount_msat} msat for {iterations} iterations at "
                 f"the quoted {info['price_msat']} msat each")
-        if self.session_id is not None and body.get("session_id") != self.session_id:
+        session_id = body.get("session_id")
+        if not isinstance(session_id, str) or not session_id:
+            raise UnexpectedInvoiceError("the 402 answer names no session")
+        if self.session_id is not None and session_id != self.session_id:
             raise UnexpectedInvoiceError("the invoice is for another session")
         if decoded.has_expired():
             raise UnexpectedInvoiceError("the invoice has expired")
         amount = int(decoded.amount_msat)
-        if amount > self.max_payment_msat:
-            raise OverBudgetError(f"{amount} msat is over the per-payment cap of "
-                                  f"{self.max_payment_msat} msat")
-        if self.spending.total_msat + amount + self.fee_limit_msat > self.budget_msat:
+        if amount + self.fee_limit_msat > self.max_payment_msat:
+            raise OverBudgetError(
+                f"{amount} msat (+ up to {self.fee_limit_msat} msat in fees) is over the "
+                f"per-payment cap of {self.max_payment_msat} msat")
+        committed = self.spending.total_msat + self.spending.in_flight_msat
+        if committed + amount + self.fee_limit_msat > self.budget_msat:
             raise OverBudgetError(
                 f"paying {amount} msat (+ up to {self.fee_limit_msat} msat in fees) would pass "
-                f"the budget of {self.budget_msat} msat ({self.spending.total_msat} spent)")
+                f"the budget of {self.budget_msat} msat ({committed} spent or in flight)")
         try:
             payment = self.wallet.pay(invoice, fee_limit_msat=self.fee_limit_msat)
+        except PaymentInFlightError as exc:
+            # it may still settle: count it against the budget as if it had
+            self.spending.in_flight_msat += amount + self.fee_limit_msat
+            raise PaymentFailedError(f"payment failed: {exc}", exc.reason) from exc
         except LightningError as exc:
             raise PaymentFailedError(f"payment failed: {exc}",
                                      getattr(exc, "reason", type(exc).__name__)) from exc
@@ -209,7 +237,7 @@ class AlsatsClient:
         self.spending.paid_msat += amount
         self.spending.fees_msat += payment.fee_msat
         self.spending.iterations_bought += iterations
-        self.session_id = body["session_id"]
+        self.session_id = session_id
         self._authorization = format_authorization(macaroon, bytes.fromhex(payment.preimage))
         self.credits_left = iterations
         self._last_block = iterations
@@ -223,11 +251,13 @@ class AlsatsClient:
         headers = {**kwargs.pop("headers", {}), "Idempotency-Key": uuid.uuid4().hex}
         if paid and self._authorization is None:
             self.buy(max(self.block_size, cost))
-        for _ in range(MAX_PAYMENTS_PER_CALL + 1):
+        for payments in range(MAX_PAYMENTS_PER_CALL + 1):
             if paid:
                 headers["Authorization"] = self._authorization
             response = self._send(method, path, headers=headers, **kwargs)
             if response.status_code == 402 and paid:
+                if payments == MAX_PAYMENTS_PER_CALL:
+                    break
                 # the server offers the size of the credential it used up (or the cost)
                 self._pay(response, max(self.block_size, cost, self._last_block))
                 continue
@@ -259,6 +289,12 @@ class AlsatsClient:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _npy(array: Any) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _listed(values: Any) -> Any:

@@ -47,6 +47,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/train", views.train)
     app.router.add_post("/label", views.label)
     app.router.add_put("/pool", views.upload_pool)
+    app.router.add_put("/holdout", views.upload_holdout)
+    app.router.add_get("/holdout", views.holdout_predictions)
     app.router.add_post("/query", views.query)
     app.router.add_post("/teach", views.teach)
     app.router.add_post("/undo", views.undo)

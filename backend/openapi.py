@@ -46,6 +46,11 @@ def _paid(summary: str, request: dict | None, result: dict, description: str = "
     return operation
 
 
+def _conflict(operation: dict, description: str) -> dict:
+    """An operation whose 409 has more causes than the usual ones."""
+    return {**operation, "responses": {**operation["responses"], "409": _error(description)}}
+
+
 def _obj(properties: dict, required: list[str] | None = None) -> dict:
     schema = {"type": "object", "properties": properties, "additionalProperties": False}
     if required:
@@ -60,6 +65,9 @@ def _body(properties: dict, required: list[str] | None = None) -> dict:
 
 _CREDITS = {"credits_left": {"type": "integer", "minimum": 0}}
 _RESULT = {"type": "object", "properties": _CREDITS, "required": ["credits_left"]}
+_NPY = {"required": True, "content": {"application/octet-stream": {
+    "schema": {"type": "string", "format": "binary"}}}}
+_COUNT = {"type": "integer", "minimum": 0}
 
 OPENAPI = {
     "openapi": "3.0.3",
@@ -106,10 +114,29 @@ OPENAPI = {
         "/label": {"post": _paid("score samples: label or skip (streamed mode)",
                                  _body({"x": _MATRIX}, ["x"]), _RESULT)},
         "/pool": {"put": {
-            **_paid("upload the unlabeled pool (pool mode; free)", None, _RESULT),
-            "requestBody": {"required": True, "content": {"application/octet-stream": {
-                "schema": {"type": "string", "format": "binary"}}}},
+            **_paid("upload the unlabeled pool (pool mode; free)", None, _RESULT,
+                    "A new pool starts a new learner: labels and the held-out set are "
+                    "dropped."),
+            "requestBody": _NPY,
         }},
+        "/holdout": {
+            "put": {
+                **_paid("upload held-out samples, unlabeled (pool mode; free)", None,
+                        _obj({"n_holdout": _COUNT, **_CREDITS}, ["n_holdout", "credits_left"]),
+                        "Checked like the pool, with the pool's number of features; kept in "
+                        "memory only, replacing any earlier set. Their labels stay with the "
+                        "client, which scores GET /holdout's predictions itself."),
+                "requestBody": _NPY,
+            },
+            "get": _conflict(_paid(
+                "the newest model's predictions for the held-out samples (free)", None,
+                _obj({"predicted": {"type": "array", "items": _LABEL, "nullable": True},
+                      "model_version": _COUNT, "n_holdout": _COUNT, **_CREDITS},
+                     ["predicted", "model_version", "n_holdout", "credits_left"]),
+                "predicted is null while the model knows nothing (fewer than two classes "
+                "taught); computed once per model_version."),
+                "the session is in the other mode, or the pool or held-out set is not uploaded"),
+        },
         "/query": {"post": _paid(
             "the k most uncertain unlabeled pool samples (free)",
             _body({"k": {"type": "integer", "minimum": 1},

@@ -94,7 +94,8 @@ class SessionStore:
         return live
 
     def attach_pool(self, live: LiveSession, pool: np.ndarray, max_pool: int) -> PoolLearner:
-        """A pool-mode session's learner, made from its uploaded pool (replacing any)."""
+        """A pool-mode session's learner, made from its uploaded pool (replacing any, and
+        with it any held-out set: that is uploaded again for the new pool)."""
         settings = live.settings
         live.learner = PoolLearner(pool, settings["classes"], estimator=settings["estimator"],
                                    strategy=settings["strategy"], max_pool=max_pool)

@@ -82,20 +82,35 @@ async def label(request: web.Request) -> web.Response:
 # -- pool mode (the widget's) ----------------------------------------------------------
 
 async def upload_pool(request: web.Request) -> web.Response:
+    """The session's pool; a new one replaces the learner, its labels and held-out set."""
     grant, live = await _paid_session(request, "pool")
     limits = request.app[CONFIG].limits
-    raw = await _read_body(request, limits.max_pool_bytes)
-    try:
-        pool = np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise json_error(web.HTTPBadRequest, f"the body is not a NumPy .npy array: {exc}") \
-            from None
-    if not isinstance(pool, np.ndarray):
-        raise json_error(web.HTTPBadRequest, "the body must be one .npy array, not an archive")
+    pool = await _read_npy(request, limits.max_pool_bytes)
     learner = await _off_loop(request, request.app[SESSIONS].attach_pool, live, pool,
                               limits.max_pool_samples)
     return web.json_response({"n_pool": learner.n_pool, "n_features": learner.n_features,
                               "credits_left": request.app[PAYWALL].credits_left(grant)})
+
+
+async def upload_holdout(request: web.Request) -> web.Response:
+    """Held-out samples for a free accuracy curve: their labels stay in the notebook."""
+    grant, live = await _paid_session(request, "pool")
+    learner = _pool(live)
+    limits = request.app[CONFIG].limits
+    holdout = await _read_npy(request, limits.max_pool_bytes)
+    result = await _off_loop(request, learner.set_holdout, holdout, limits.max_pool_samples)
+    return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
+
+
+async def holdout_predictions(request: web.Request) -> web.Response:
+    """The newest model's predictions for the held-out set; computed once per model."""
+    grant, live = await _paid_session(request, "pool")
+    learner = _pool(live)
+    if not learner.n_holdout:
+        raise json_error(web.HTTPConflict, "no held-out set: PUT /holdout with .npy bytes "
+                         "first (uploading the pool again drops it)")
+    result = await _off_loop(request, learner.holdout_predictions)
+    return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
 
 
 async def query(request: web.Request) -> web.Response:
@@ -236,6 +251,19 @@ async def read_json(request: web.Request) -> dict:
     if not isinstance(body, dict):
         raise json_error(web.HTTPBadRequest, "the body must be a JSON object")
     return body
+
+
+async def _read_npy(request: web.Request, limit: int) -> np.ndarray:
+    """One array from .npy bytes: never a pickle, never an archive."""
+    raw = await _read_body(request, limit)
+    try:
+        array = np.load(io.BytesIO(raw), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise json_error(web.HTTPBadRequest, f"the body is not a NumPy .npy array: {exc}") \
+            from None
+    if not isinstance(array, np.ndarray):
+        raise json_error(web.HTTPBadRequest, "the body must be one .npy array, not an archive")
+    return array
 
 
 def _no_constant(name: str) -> None:

@@ -4,6 +4,9 @@ The learner keeps the pool and the human's labels (pool index -> label) in memor
 refits a fresh estimator on the labeled samples after every change. Labeled samples are
 fitted in index order, so the model depends on the set of labels, not on the order they
 came in: undoing a label gives back exactly the model from before it.
+
+It may also keep a held-out set: samples whose labels stay with the client, predicted by
+the newest model so the client can plot held-out accuracy without paying for it.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class PoolLearner(SessionLearner):
         self._pool.setflags(write=False)
         self._labels: dict[int, int] = {}  # pool index -> position in classes
         self._model = self._fit(self._labels)
+        self._holdout: np.ndarray | None = None
+        self._holdout_predicted: tuple[int, list[Label] | None] | None = None  # (version, ...)
 
     def _fit(self, labels: dict[int, int]) -> SessionClassifier:
         """A fresh model on `labels`, fitted in index order."""
@@ -170,6 +175,39 @@ class PoolLearner(SessionLearner):
                 "model_version": self._version,
             }
 
+    def set_holdout(self, x: Any, max_samples: int = MAX_POOL) -> dict:
+        """Keep held-out samples (like the pool: (n, d) or (n, h, w)), replacing any
+        earlier set -> n_holdout. Their labels never reach the server."""
+        holdout = check_pool(x, max_samples, name="holdout")
+        if holdout.shape[1] != self.n_features:
+            raise LearnerError(
+                f"holdout has {holdout.shape[1]} features, the pool has {self.n_features}"
+            )
+        holdout.setflags(write=False)
+        with self._lock:
+            self._holdout, self._holdout_predicted = holdout, None
+            return {"n_holdout": len(holdout)}
+
+    def holdout_predictions(self) -> dict:
+        """The newest model's labels for the held-out samples (None while it knows nothing)
+        -> predicted, model_version, n_holdout; predicted once per model version."""
+        with self._lock:
+            if self._holdout is None:
+                raise LearnerError("no held-out set: upload one first")
+            if self._holdout_predicted is None or self._holdout_predicted[0] != self._version:
+                predicted = (
+                    self._model.predict(self._holdout).tolist()
+                    if self._model.__sklearn_is_fitted__()
+                    else None
+                )
+                self._holdout_predicted = (self._version, predicted)
+            predicted = self._holdout_predicted[1]
+            return {
+                "predicted": None if predicted is None else list(predicted),
+                "model_version": self._version,
+                "n_holdout": len(self._holdout),
+            }
+
     def labels(self) -> dict[int, Label]:
         """A copy of the labels taught so far, pool index -> label."""
         with self._lock:
@@ -182,6 +220,12 @@ class PoolLearner(SessionLearner):
     @property
     def n_pool(self) -> int:
         return self._pool.shape[0]
+
+    @property
+    def n_holdout(self) -> int:
+        """Held-out samples kept; 0 before any is uploaded."""
+        with self._lock:
+            return 0 if self._holdout is None else len(self._holdout)
 
     @property
     def n_labeled(self) -> int:

@@ -172,21 +172,23 @@ def check_pool(
     *,
     max_features: int = MAX_FEATURES,
     max_values: int = MAX_POOL_VALUES,
+    name: str = "pool",
 ) -> np.ndarray:
-    """A pool as a fresh (n, d) float64 array; images (n, h, w) are flattened to (n, h*w)."""
-    arr = _as_numeric_array(pool, "pool", max_pool)
+    """A pool (or a held-out set, `name`) as a fresh (n, d) float64 array; images
+    (n, h, w) are flattened to (n, h*w)."""
+    arr = _as_numeric_array(pool, name, max_pool)
     if arr.ndim == 3:
         arr = arr.reshape(arr.shape[0], -1)
     if arr.ndim != 2:
         raise LearnerError(
-            f"pool must be an array of shape (n, d) or (n, h, w): got shape {arr.shape}"
+            f"{name} must be an array of shape (n, d) or (n, h, w): got shape {arr.shape}"
         )
     if arr.size > max_values:
         raise LearnerError(
-            f"pool has {arr.size} values ({arr.shape[0]} x {arr.shape[1]}), "
+            f"{name} has {arr.size} values ({arr.shape[0]} x {arr.shape[1]}), "
             f"at most {max_values} are allowed"
         )
-    return _check_matrix(arr, "pool", None, max_pool, max_features)
+    return _check_matrix(arr, name, None, max_pool, max_features)
 
 
 def _label_code(value: Any, codes: dict) -> int | None:

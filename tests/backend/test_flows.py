@@ -20,6 +20,15 @@ def digits():
     return data.data, data.target
 
 
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+OCTET = {"Content-Type": "application/octet-stream"}
+
+
 async def test_info_health_and_openapi(buyer, backend):
     async with buyer.http.get("/healthz") as r:
         assert r.status == 200 and (await r.json())["status"] == "ok"
@@ -32,7 +41,7 @@ async def test_info_health_and_openapi(buyer, backend):
         doc = await r.json()
     assert doc["openapi"].startswith("3.")
     for path in ("/pay/initialize", "/train", "/label", "/pool", "/query", "/teach",
-                 "/undo", "/session", "/model"):
+                 "/undo", "/session", "/model", "/holdout"):
         assert path in doc["paths"]
 
 
@@ -129,10 +138,7 @@ async def test_pool_flow_query_teach_undo_and_model(buyer, digits):
 async def test_query_leaves_out_excluded_samples(buyer, digits):
     x, y = digits
     auth, _ = await buyer.buy(2, mode="pool")
-    buffer = io.BytesIO()
-    np.save(buffer, x[:30])
-    await buyer.call("PUT", "/pool", auth, data=buffer.getvalue(),
-                     headers={"Content-Type": "application/octet-stream"})
+    await buyer.call("PUT", "/pool", auth, data=npy(x[:30]), headers=OCTET)
     _, body = await buyer.call("POST", "/query", auth, json={"k": 5})
     first = [s["index"] for s in body["samples"]]
     status, body = await buyer.call("POST", "/query", auth, json={"k": 5, "exclude": first})
@@ -151,6 +157,41 @@ async def test_query_leaves_out_excluded_samples(buyer, digits):
     status, body = await buyer.call("POST", "/query", auth,
                                     json={"k": 5, "exclude": list(range(30))})
     assert status == 200 and body["samples"] == [] and body["credits_left"] == 0
+
+
+async def test_holdout_predictions_are_free_and_follow_the_model(buyer, digits):
+    x, y = digits
+    auth, _ = await buyer.buy(160, mode="pool")
+    status, body = await buyer.call("PUT", "/holdout", auth, data=npy(x[600:800]),
+                                    headers=OCTET)
+    assert status == 409 and "upload the pool first" in body["error"]
+    await buyer.call("PUT", "/pool", auth, data=npy(x[:600]), headers=OCTET)
+    status, body = await buyer.call("GET", "/holdout", auth)
+    assert status == 409 and "no held-out set" in body["error"]
+
+    status, body = await buyer.call("PUT", "/holdout", auth,
+                                    data=npy(x[600:800].reshape(200, 8, 8)), headers=OCTET)
+    assert status == 200 and body == {"n_holdout": 200, "credits_left": 160}
+    status, body = await buyer.call("GET", "/holdout", auth)
+    assert status == 200
+    assert body == {"predicted": None, "model_version": 0, "n_holdout": 200,
+                    "credits_left": 160}
+
+    await buyer.call("POST", "/teach", auth, json={
+        "indices": list(range(150)), "labels": [int(v) for v in y[:150]]})
+    status, body = await buyer.call("GET", "/holdout", auth)
+    assert status == 200 and body["model_version"] == 1 and body["credits_left"] == 10
+    assert len(body["predicted"]) == 200 and np.mean(body["predicted"] == y[600:800]) > 0.5
+    _, again = await buyer.call("GET", "/holdout", auth)
+    assert again == body  # nothing new taught: the same answer, free
+
+    await buyer.call("POST", "/teach", auth, json={"index": 150, "label": int(y[150])})
+    _, body = await buyer.call("GET", "/holdout", auth)
+    assert body["model_version"] == 2 and body["credits_left"] == 9
+
+    await buyer.call("PUT", "/pool", auth, data=npy(x[:600]), headers=OCTET)
+    status, body = await buyer.call("GET", "/holdout", auth)
+    assert status == 409 and "no held-out set" in body["error"]  # a new pool drops it
 
 
 async def test_health_answers_while_a_session_is_fitting(buyer, digits):

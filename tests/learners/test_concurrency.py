@@ -35,6 +35,7 @@ def run_together(workers: list[Callable[[], None]]) -> list[BaseException]:
 def test_pool_learner_under_concurrent_teach_query_undo(digits) -> None:
     X, y = digits.X_train[:80], digits.y_train[:80]
     learner = PoolLearner(X, DIGITS, estimator="logistic_regression")
+    learner.set_holdout(digits.X_test[:20])
     seen_versions: list[int] = []
 
     def teacher(start: int) -> Callable[[], None]:
@@ -55,7 +56,12 @@ def test_pool_learner_under_concurrent_teach_query_undo(digits) -> None:
             if learner.estimator_ is not None:
                 export_model(learner)
 
-    errors = run_together([teacher(s) for s in (0, 10, 20, 30)] + [reader, reader])
+    def holdout_reader() -> None:
+        for _ in range(10):
+            answer = learner.holdout_predictions()
+            assert answer["predicted"] is None or len(answer["predicted"]) == 20
+
+    errors = run_together([teacher(s) for s in (0, 10, 20, 30)] + [reader, holdout_reader])
     assert errors == []
     expected = {i: int(y[i]) for s in (0, 10, 20, 30) for i in range(s + 1, s + 6)}
     assert learner.labels() == expected
@@ -64,6 +70,8 @@ def test_pool_learner_under_concurrent_teach_query_undo(digits) -> None:
     assert sorted(seen_versions) == sorted(set(seen_versions))  # no two teaches shared a fit
     query = {s["index"] for s in learner.query(80)["samples"]}
     assert query == set(range(80)) - set(expected)
+    predicted = learner.estimator_.predict(digits.X_test[:20]).tolist()
+    assert learner.holdout_predictions()["predicted"] == predicted  # not a stale cache
 
 
 def test_stream_learner_under_concurrent_train_label(digits) -> None:

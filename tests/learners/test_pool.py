@@ -244,6 +244,77 @@ def test_bad_pool_and_settings() -> None:
         PoolLearner(np.zeros((3, 1)), DIGITS, strategy="random")
 
 
+def test_holdout_predictions_follow_the_newest_model(small, digits) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    assert learner.n_holdout == 0
+    assert learner.set_holdout(digits.X_test[:50]) == {"n_holdout": 50}
+    assert learner.holdout_predictions() == {
+        "predicted": None,
+        "model_version": 0,
+        "n_holdout": 50,
+    }
+    taught(learner, y, range(30))
+    answer = learner.holdout_predictions()
+    assert answer["model_version"] == 1 and answer["n_holdout"] == 50
+    assert answer["predicted"] == learner.estimator_.predict(digits.X_test[:50]).tolist()
+    assert all(type(label) is int for label in answer["predicted"])
+    accuracy = np.mean(np.asarray(answer["predicted"]) == digits.y_test[:50])
+    assert accuracy > 0.6
+    learner.undo(0)
+    assert learner.holdout_predictions()["model_version"] == 2
+
+
+def test_holdout_predictions_are_computed_once_per_model_version(small, monkeypatch) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    learner.set_holdout(X[:10])
+    taught(learner, y, range(20))
+    calls = []
+    predict = SessionClassifier.predict
+
+    def counted(self, X):
+        calls.append(len(X))
+        return predict(self, X)
+
+    monkeypatch.setattr(SessionClassifier, "predict", counted)
+    first = learner.holdout_predictions()
+    first["predicted"].clear()  # the caller's copy, not the cache
+    assert learner.holdout_predictions()["predicted"] == learner.estimator_.predict(X[:10]).tolist()
+    assert calls == [10]
+    learner.teach(20, int(y[20]))
+    learner.holdout_predictions()
+    learner.set_holdout(X[:12])  # a new set is predicted again, at the same version
+    assert len(learner.holdout_predictions()["predicted"]) == 12
+    assert calls == [10, 10, 12]
+
+
+def test_bad_holdouts_change_nothing(small) -> None:
+    X, y = small
+    learner = PoolLearner(X, DIGITS, estimator=FAST)
+    with pytest.raises(LearnerError, match="^no held-out set: upload one first$"):
+        learner.holdout_predictions()
+    holdout = X[:5].copy()
+    learner.set_holdout(holdout)
+    holdout[:] = np.nan  # the caller's array is not the learner's
+    taught(learner, y, range(10))
+    before = learner.holdout_predictions()
+    bad = [
+        (X[:3, :10], "holdout has 10 features, the pool has 64"),
+        ([[0.0] * 64, [np.nan] * 64], "holdout contains NaN or infinity at row 1"),
+        (np.zeros((0, 64)), "holdout contains no samples"),
+        (np.zeros((2, 2, 2, 2)), r"holdout must be an array of shape \(n, d\) or \(n, h, w\)"),
+        (np.array(["a", "b"]), "holdout must be a 2-D array of numbers: got strings"),
+        (np.zeros((4, 64)), "holdout has 4 samples, at most 3 are allowed"),
+    ]
+    for x, message in bad:
+        with pytest.raises(LearnerError, match=message):
+            learner.set_holdout(x, max_samples=3)
+    assert learner.holdout_predictions() == before and learner.n_holdout == 5
+    assert learner.set_holdout(X[:3].reshape(3, 8, 8)) == {"n_holdout": 3}  # images: flat
+    assert learner.holdout_predictions()["predicted"] == before["predicted"][:3]
+
+
 def test_active_learning_reaches_85_percent_within_200_labels(digits) -> None:
     learner = PoolLearner(digits.X_train, DIGITS)  # random forest, uncertainty sampling
     accuracy = 0.0

@@ -82,6 +82,27 @@ def test_pool_mode_query_teach_undo_and_model(stack, digits):
         assert len(client.download_model()) > 1000
 
 
+def test_holdout_exclude_and_a_forgotten_session(stack, digits):
+    x, y = digits
+    with stack.client("bob", block_size=30, mode="pool") as client:
+        client.upload_pool(x[:300])
+        assert client.upload_holdout(x[1000:1100]) == {"n_holdout": 100, "credits_left": 30}
+        assert client.holdout_predictions()["predicted"] is None  # nothing taught yet
+        first = [s["index"] for s in client.query(5)["samples"]]
+        again = [s["index"] for s in client.query(5, exclude=first)["samples"]]
+        assert not set(first) & set(again)
+        client.teach_many(list(range(25)), [int(v) for v in y[:25]])
+        answer = client.holdout_predictions()
+        assert answer["model_version"] == 1 and len(answer["predicted"]) == 100
+        assert client.credits_left == 5  # held-out predictions and queries are free
+
+        old = client.session_id
+        client.forget_session()  # as after a 410: the next paid call starts a new session
+        assert client.session_id is None and client.credits_left == 0
+        assert client.upload_pool(x[:50])["n_pool"] == 50
+        assert client.session_id not in (None, old) and client.spending.payments == 2
+
+
 def test_never_beyond_the_caps(stack):
     bob = stack.wallet("bob")
     before = bob.balance_msat()

@@ -38,7 +38,7 @@ from alsats_widget import (
     UnexpectedInvoiceError,
 )
 from backend import l402
-from backend.lightning import LightningNode
+from backend.lightning import LightningNode, PaymentInFlightError
 from backend.lightning.polar import free_ports
 from tests.conftest import FakeClock
 
@@ -193,6 +193,8 @@ class DishonestServer:
             headers["WWW-Authenticate"] = f'Bearer macaroon="{macaroon}", invoice="{invoice}"'
         elif lie == "unquoted_header":
             headers["WWW-Authenticate"] = f"L402 macaroon={macaroon}, invoice={invoice}"
+        elif lie == "no_session":
+            del body["session_id"]
         elif lie == "body_names_another_invoice":
             body["payment_request"] = (await self._invoice("alice", amount)).payment_request
         self._last = (body, headers)
@@ -305,12 +307,13 @@ REFUSALS = [
      r"names two different invoices"),
     ("undecodable_invoice", 0, {}, UnexpectedInvoiceError, r"does not decode"),
     ("replayed_invoice", 1, {}, PaymentFailedError, r"already paid"),  # bob's node says no
-    ("honest", 0, {"max_payment_msat": PRICE - 1}, OverBudgetError,
-     r"1000 msat is over the per-payment cap of 999 msat"),
-    ("honest", 0, {"block_size": 50, "max_payment_msat": 49 * PRICE}, OverBudgetError,
-     r"50000 msat is over the per-payment cap of 49000 msat"),
+    ("no_session", 0, {}, UnexpectedInvoiceError, r"names no session"),
+    ("honest", 0, {"max_payment_msat": PRICE + FEE_LIMIT - 1}, OverBudgetError,  # fees count
+     r"1000 msat \(\+ up to 10000 msat in fees\) is over the per-payment cap of 10999 msat"),
+    ("honest", 0, {"block_size": 50, "max_payment_msat": 50 * PRICE}, OverBudgetError,
+     r"50000 msat \(\+ up to 10000 msat in fees\) is over the per-payment cap of 50000"),
     ("honest", 1, {"budget_msat": PRICE + FEE_LIMIT + PRICE - 1}, OverBudgetError,
-     r"would pass the budget of 11999 msat \(1000 spent\)"),
+     r"would pass the budget of 11999 msat \(1000 spent or in flight\)"),
 ]
 UNPAYABLE = {"any_amount", "undecodable_invoice", "replayed_invoice"}  # nor could bob's node
 
@@ -346,7 +349,7 @@ async def test_a_huge_price_quoted_honestly_is_still_refused_by_the_cap(server, 
     server.price_msat = 5_000_000  # /info says so; the invoice agrees
     before = await balance(wallet)
     client = Client(server, wallet, max_payment_msat=100_000)
-    with pytest.raises(OverBudgetError, match="5000000 msat is over the per-payment cap"):
+    with pytest.raises(OverBudgetError, match=r"5000000 msat \(.*\) is over the per-payment cap"):
         await client.label()
     await client.close()
     assert await balance(wallet) == before
@@ -365,7 +368,7 @@ async def test_repeated_challenges_are_paid_up_to_the_budget_then_refused(
     client = Client(server, wallet, budget_msat=budget)
     with pytest.raises(OverBudgetError,
                        match=rf"would pass the budget of {budget} msat "
-                             rf"\({payments * PRICE} spent\)"):
+                             rf"\({payments * PRICE} spent or in flight\)"):
         await client.label()
     await client.close()
 
@@ -395,3 +398,44 @@ async def test_calling_again_and_again_never_passes_the_budget(server, wallet, s
     assert before - await balance(wallet) == 9 * PRICE <= budget
     assert client.sync.spending.total_msat == 9 * PRICE
     assert await settled(server) == 9 == payments_tried(simnet)
+
+
+async def test_a_call_never_pays_for_a_credential_it_will_not_use(server, wallet, simnet):
+    server.accept_credentials = False  # takes the money, answers 402 again, forever
+    client = Client(server, wallet)
+    with pytest.raises(AlsatsError, match="still asked to pay after 3 payments"):
+        await client.label()
+    await client.close()
+    labels = [s for s in server.seen if s.path == "/label"]
+    presented = {s.authorization for s in labels if s.authorization}
+    # the first credential is bought before the call, then one per challenge it answered
+    assert client.sync.spending.payments == len(presented) == 1 + 3
+    assert await settled(server) == payments_tried(simnet) == 4
+    assert labels[-1].status == 402  # the last challenge was left unpaid
+
+
+class InFlightWallet:
+    """MOCK FAULT (the simnet always answers at once): bob's real wallet pays for real,
+    then reports the payment in flight, as LND does when its stream ends too early."""
+
+    def __init__(self, wallet: LightningWallet) -> None:
+        self.wallet = wallet
+
+    def pay(self, invoice: str, **options):
+        payment = self.wallet.pay(invoice, **options)
+        raise PaymentInFlightError("bob: payment stream ended without a final state",
+                                   payment.payment_hash)
+
+
+async def test_a_payment_left_in_flight_counts_against_the_budget(server, wallet, simnet):
+    budget = 2 * (PRICE + FEE_LIMIT) - 1  # room for one payment with its fee limit, not two
+    client = AlsatsClient(server.url, InFlightWallet(wallet), retries=0, budget_msat=budget)
+    before = await balance(wallet)
+    with pytest.raises(PaymentFailedError, match="without a final state") as failed:
+        await asyncio.to_thread(client.label, SAMPLE)
+    assert failed.value.reason == "IN_FLIGHT"
+    assert client.spending.in_flight_msat == PRICE + FEE_LIMIT
+    with pytest.raises(OverBudgetError, match=r"\(11000 spent or in flight\)"):
+        await asyncio.to_thread(client.label, SAMPLE)
+    assert before - await balance(wallet) == PRICE  # the in-flight one did go through
+    assert payments_tried(simnet) == 1
