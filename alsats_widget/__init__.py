@@ -1,7 +1,5 @@
-"""What a notebook imports: the paying client, the wallet, a local stack, datasets.
-
-The labeling widget itself arrives with the rest of the notebook-side issue.
-"""
+"""What a notebook imports: the labeling widget, the paying client, the wallet, a local
+stack and datasets."""
 
 from .client import (
     AlsatsClient,
@@ -12,14 +10,18 @@ from .client import (
     UnexpectedInvoiceError,
 )
 from .datasets import DatasetError, Digits, combined_mnist, load_mnist
+from .labelfile import LabelFileError
 from .stack import LocalStack, StackError, local_stack
 from .wallet import LightningWallet
+from .widget import LabelingWidget
 
 __all__ = [
     "AlsatsClient",
     "AlsatsError",
     "DatasetError",
     "Digits",
+    "LabelFileError",
+    "LabelingWidget",
     "LightningWallet",
     "LocalStack",
     "OverBudgetError",

@@ -211,7 +211,8 @@ def test_the_public_api_is_pinned():
     import alsats_widget
 
     assert sorted(alsats_widget.__all__) == [
-        "AlsatsClient", "AlsatsError", "DatasetError", "Digits", "LightningWallet",
+        "AlsatsClient", "AlsatsError", "DatasetError", "Digits", "LabelFileError",
+        "LabelingWidget", "LightningWallet",
         "LocalStack", "OverBudgetError", "PaymentFailedError", "ServerError", "StackError",
         "UnexpectedInvoiceError", "combined_mnist", "load_mnist", "local_stack"]
     assert all(hasattr(alsats_widget, name) for name in alsats_widget.__all__)

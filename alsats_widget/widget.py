@@ -1,0 +1,308 @@
+"""LabelingWidget: label the sample the model is least sure about, pay per iteration.
+
+Small ipywidgets composed in a VBox: the sample and the model's guess, one button per
+class with Skip and Undo, a status line and a progress bar, a message area, and a live
+accuracy plot. Keys go through one ipyevents handler: while the mouse is over the widget,
+a class's key labels, ``s`` skips and Backspace undoes, and the notebook's own shortcuts
+are held off (ipyevents stops those keys from reaching the notebook).
+All the work is the Labeler's; this module only shows it and forwards the clicks.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+import pandas as pd
+from ipyevents import Event
+
+from .client import AlsatsClient
+from .display import X_AXES, accuracy_png, sample_png, sample_shape
+from .labeler import Candidate, Labeler, Status
+from .labelfile import LabelFile
+
+DEFAULT_CLASSES = list(range(10))
+PLOT_EVERY_SECONDS = 0.3  # the plot redraws at most this often while labels stream in
+SKIP_KEYS, UNDO_KEYS = ("s", "S"), ("Backspace",)
+
+
+class LabelingWidget(widgets.VBox):
+    """Label ``X_pool`` through ``client``; every label goes to ``label_file`` first.
+
+    A ``label_file`` that exists is resumed: its labels are taught to the server in one
+    call and the counters continue. ``holdout=(X, y)`` adds held-out accuracy to the plot
+    (the server sees X, never y). ``target_labels`` sets the progress bar's goal (else it
+    shows the budget used). ``window``: guesses in the rolling accuracy.
+    """
+
+    def __init__(self, client: AlsatsClient, X_pool: Any, *,
+                 label_file: str | Path = "alsats-labels.jsonl",
+                 classes: Sequence[Any] | None = None,
+                 holdout: tuple[Any, Any] | None = None, target_labels: int | None = None,
+                 window: int = 100, scale: int = 8, prefetch: int = 8,
+                 image_shape: tuple[int, int] | None = None) -> None:
+        pool = np.asarray(X_pool)
+        if pool.ndim < 2 or len(pool) == 0:
+            raise ValueError(f"X_pool must hold samples along its first axis, got {pool.shape}")
+        _check_holdout(holdout, pool)
+        self._classes = _session_classes(client, classes)
+        self._shape = sample_shape(pool, image_shape)
+        self._scale = scale
+        self._window = window
+        self._target = target_labels
+        self._pool = pool
+        label_log = LabelFile(label_file, pool, self._classes)  # refused before any widget
+        self._keys = class_keys(self._classes)
+        self._shown: int | None = None
+        self._plotted: tuple | None = None
+        self._plotted_at = 0.0
+        self._draw_lock = threading.Lock()
+        self._build()
+        super().__init__([self._title, widgets.HBox([self._left, self._plot_box]),
+                          self._status, self._progress, widgets.HBox([self._message,
+                                                                     self._retry])])
+        self.add_class("alsats-labeling")
+        self._keyboard = Event(source=self, watched_events=["keydown"])
+        self._keyboard.on_dom_event(self._on_key)
+        self.labeler = Labeler(client, pool, self._classes, label_log, holdout=holdout,
+                               prefetch=prefetch, on_change=self._refresh)
+        self._refresh(True)
+
+    # -- the parts ---------------------------------------------------------------------
+
+    def _build(self) -> None:
+        height, width = self._shape
+        self._title = widgets.HTML("<b>alsats</b>: label the sample the model is least sure "
+                                   "about. Hover here and type: a class's key labels, "
+                                   "<kbd>s</kbd> skips, <kbd>Backspace</kbd> undoes.")
+        self._image = widgets.Image(format="png", width=width * self._scale,
+                                    height=height * self._scale)
+        self._guess = widgets.HTML()
+        self._class_buttons = [self._button(label) for label in self._classes]
+        self._skip = widgets.Button(description="Skip", tooltip="key: s", icon="forward")
+        self._undo = widgets.Button(description="Undo", tooltip="key: Backspace", icon="undo")
+        self._skip.on_click(lambda _: self.labeler.skip())
+        self._undo.on_click(lambda _: self.labeler.undo())
+        buttons = widgets.GridBox(
+            self._class_buttons,
+            layout=widgets.Layout(grid_template_columns="repeat(5, 48px)", grid_gap="4px"))
+        self._left = widgets.VBox([self._image, self._guess, buttons,
+                                   widgets.HBox([self._skip, self._undo])])
+        self._plot = widgets.Image(format="png")
+        self._x_axis = widgets.ToggleButtons(options=[(v, k) for k, v in X_AXES.items()],
+                                             value="labels", description="x axis:")
+        self._x_axis.observe(lambda _: self._draw_plot(force=True), names="value")
+        self._plot_box = widgets.VBox([self._plot, self._x_axis])
+        self._status = widgets.HTML()
+        self._progress = widgets.FloatProgress(min=0.0, max=1.0, bar_style="info")
+        self._message = widgets.HTML()
+        self._retry = widgets.Button(description="Retry", button_style="warning",
+                                     layout=widgets.Layout(display="none"))
+        self._retry.on_click(lambda _: self.labeler.retry())
+
+    def _button(self, label: Any) -> widgets.Button:
+        key = next((k for k, v in self._keys.items() if v == label), None)
+        button = widgets.Button(description=str(label), tooltip=f"key: {key}" if key else "",
+                                layout=widgets.Layout(width="48px"))
+        button.on_click(lambda _, label=label: self.labeler.label(label))
+        return button
+
+    # -- input -------------------------------------------------------------------------
+
+    def _on_key(self, event: dict) -> None:
+        """The one keyboard handler: a class's key, s, or Backspace; nothing else."""
+        if event.get("type") != "keydown" or event.get("repeat") or any(
+                event.get(m) for m in ("ctrlKey", "metaKey", "altKey")):
+            return
+        key = event.get("key")
+        if key in self._keys:
+            self.labeler.label(self._keys[key])
+        elif key in SKIP_KEYS:
+            self.labeler.skip()
+        elif key in UNDO_KEYS:
+            self.labeler.undo()
+
+    def simulate(self, oracle_labels: Any, n: int | None = None, *,
+                 wait_for_model: bool = True, timeout: float = 120.0) -> int:
+        """Label ``n`` samples (all, if None) by clicking the true label's button, as a
+        person would; ``oracle_labels[i]`` is pool sample i's label. With
+        ``wait_for_model`` each click waits until the server has learned the previous
+        labels, like a person who takes their time. Returns how many were labeled."""
+        oracle = np.asarray(oracle_labels)
+        if len(oracle) != len(self._pool):
+            raise ValueError(f"oracle_labels has {len(oracle)} labels for a pool of "
+                             f"{len(self._pool)} samples")
+        done = 0
+        while n is None or done < n:
+            if wait_for_model:
+                self.labeler.wait_idle(timeout)
+            shown = self.labeler.wait_for_sample(timeout)
+            if shown is None:
+                break  # the pool is done, or a problem stopped the work
+            self._class_buttons[self.labeler.classes.index(oracle[shown.index])].click()
+            done += 1
+        self.labeler.wait_idle(timeout)
+        self._draw_plot(force=True)
+        return done
+
+    # -- output ------------------------------------------------------------------------
+
+    def _refresh(self, background: bool) -> None:
+        """Show the labeler's state; the plot only from the worker, so clicks stay fast."""
+        status = self.labeler.status() if hasattr(self, "labeler") else None
+        if status is None:
+            return
+        self._show_sample(self.labeler.current, status)
+        self._status.value = _status_html(status)
+        self._show_progress(status)
+        self._show_problem(status)
+        if background:
+            self._draw_plot(force=self.labeler.idle())
+
+    def _show_sample(self, current: Candidate | None, status: Status) -> None:
+        disabled = current is None
+        for button in self._class_buttons + [self._skip]:
+            button.disabled = disabled
+        self._undo.disabled = status.labels == 0
+        if current is None:
+            self._shown = None
+            self._guess.value = _waiting_html(status)
+            return
+        if current.index != self._shown:
+            self._image.value = sample_png(self._pool[current.index], self._shape,
+                                           self._scale)
+            self._shown = current.index
+        if current.predicted is None:
+            guess = "No model yet: a spread of samples to start from."
+        else:
+            guess = (f"Model's guess: <b>{current.predicted}</b> · uncertainty "
+                     f"{current.uncertainty:.2f}")
+        self._guess.value = f"Sample #{current.index}. {guess}"
+
+    def _show_progress(self, status: Status) -> None:
+        if self._target:
+            self._progress.value = min(1.0, status.labels / self._target)
+            self._progress.description = f"{status.labels}/{self._target}"
+        else:
+            budget = self.labeler.client.budget_msat
+            self._progress.value = min(1.0, self.labeler.client.spending.total_msat / budget)
+            self._progress.description = "budget"
+        self._progress.bar_style = "success" if self._progress.value >= 1.0 else "info"
+
+    def _show_problem(self, status: Status) -> None:
+        problem = status.problem
+        if problem is None and status.finished:
+            self._message.value = "<b>Done</b>: every sample is labeled or skipped."
+        elif problem is None:
+            self._message.value = ""
+        else:
+            text = html.escape(problem.message)
+            self._message.value = f"<span style='color:#b00020'>⚠ {text}</span>"
+        self._retry.layout.display = None if problem is not None else "none"
+
+    def _draw_plot(self, force: bool = False) -> None:
+        """Redraw when the data changed, at most every PLOT_EVERY_SECONDS unless forced."""
+        rolling = self.labeler.rolling_accuracy(self._window)
+        holdout = list(self.labeler.holdout_accuracy)
+        x_axis = self._x_axis.value
+        key = (len(rolling), rolling[-1:], len(holdout), x_axis)
+        with self._draw_lock:
+            recent = time.monotonic() - self._plotted_at < PLOT_EVERY_SECONDS
+            if key == self._plotted or (recent and not force):
+                return
+            self._plot.value = accuracy_png(_axis(rolling, x_axis), _axis(holdout, x_axis),
+                                            x_axis=x_axis, window=self._window)
+            self._plotted, self._plotted_at = key, time.monotonic()
+
+    # -- the labels --------------------------------------------------------------------
+
+    @property
+    def labels(self) -> dict[int, Any]:
+        """The labels given so far: pool index -> label."""
+        return {given.index: given.label for given in list(self.labeler.given)}
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """The labels in the order given, with the model's guess before each."""
+        return pd.DataFrame(
+            [(g.index, g.label, g.predicted, g.uncertainty) for g in list(self.labeler.given)],
+            columns=["index", "label", "predicted", "uncertainty"])
+
+    def to_csv(self, path: str | Path) -> Path:
+        path = Path(path)
+        self.to_dataframe().to_csv(path, index=False)
+        return path
+
+    def close(self) -> None:
+        """Stop the worker and close the label file (the server session stays open)."""
+        if hasattr(self, "labeler"):  # not when __init__ refused its arguments
+            self.labeler.close()
+        if hasattr(self, "_keyboard"):
+            self._keyboard.close()
+        super().close()
+
+
+def class_keys(classes: Sequence[Any]) -> dict[str, Any]:
+    """Key -> class: the class itself when every class is one character (digits), else
+    1-9 by position. s and Backspace are kept for Skip and Undo."""
+    names = [str(c) for c in classes]
+    if all(len(name) == 1 for name in names) and not set(names) & set(SKIP_KEYS):
+        return dict(zip(names, classes, strict=True))
+    return {str(i + 1): c for i, c in enumerate(classes[:9])}
+
+
+def _check_holdout(holdout: tuple[Any, Any] | None, pool: np.ndarray) -> None:
+    if holdout is None:
+        return
+    if not isinstance(holdout, tuple | list) or len(holdout) != 2:
+        raise ValueError("holdout must be a pair (X, y) of held-out samples and their labels")
+    x, y = np.asarray(holdout[0]), np.asarray(holdout[1])
+    if x.shape[1:] != pool.shape[1:] or len(x) == 0:
+        raise ValueError(f"holdout samples have shape {x.shape}; the pool's are "
+                         f"{pool.shape[1:]}")
+    if len(x) != len(y):
+        raise ValueError(f"holdout has {len(x)} samples but {len(y)} labels")
+
+
+def _session_classes(client: AlsatsClient, classes: Sequence[Any] | None) -> list:
+    """The classes, made the client's pool-mode session settings (checked against them)."""
+    settings = client.settings
+    if settings.get("mode", "pool") != "pool":
+        raise ValueError("the widget needs a pool-mode client: AlsatsClient(..., mode='pool')")
+    known = settings.get("classes")
+    if classes is not None and known is not None and list(classes) != list(known):
+        raise ValueError(f"classes {list(classes)} differ from the client's {list(known)}")
+    chosen = list(classes if classes is not None else known or DEFAULT_CLASSES)
+    if client.session_id is None:
+        settings.update(mode="pool", classes=chosen)
+    return chosen
+
+
+def _axis(points: list[tuple], x_axis: str) -> list[tuple[float, float]]:
+    """(labels, msat, accuracy) points as (x, accuracy) for the chosen x axis."""
+    if x_axis == "labels":
+        return [(labels, accuracy) for labels, _, accuracy in points]
+    return [(msat / 1000, accuracy) for _, msat, accuracy in points if msat is not None]
+
+
+def _status_html(status: Status) -> str:
+    balance = "…" if status.balance_msat is None else f"{status.balance_msat // 1000:,} sat"
+    pending = f" · {status.pending} to send" if status.pending else ""
+    return (f"labels <b>{status.labels}</b> · skipped {status.skipped} · iterations paid "
+            f"<b>{status.iterations_paid}</b> · spent <b>{status.msat_spent:,} msat</b> · "
+            f"credits left {status.credits_left} · wallet {balance}{pending}")
+
+
+def _waiting_html(status: Status) -> str:
+    if status.finished:
+        return "Nothing left to label."
+    if status.problem is not None:
+        return "Stopped: see the message below."
+    if not status.connected:
+        return "Connecting: sending the pool to the server…"
+    return "Waiting for the server's next pick…"

@@ -1,0 +1,289 @@
+"""LabelingWidget against a real local stack: clicks, keys, undo, resume, budget, errors.
+
+The widget is driven as the browser drives it: Button.click() runs the buttons' handlers,
+and keys arrive as the messages ipyevents' frontend sends to its Event widget.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from alsats_widget import LabelingWidget, local_stack
+from alsats_widget.labelfile import LabelFile, LabelFileError
+
+PRICE = 3  # msat per iteration
+N_POOL = 400
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with local_stack(tmp_path_factory.mktemp("stack"), price_msat=PRICE) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """sklearn's 8x8 digits as uint8 images: a small, real pool with true labels."""
+    data = load_digits()
+    images = (data.images * 255 / 16).astype(np.uint8)
+    return images[:N_POOL], data.target[:N_POOL], images[N_POOL:], data.target[N_POOL:]
+
+
+@pytest.fixture
+def make_widget(stack, digits, tmp_path):
+    made = []
+
+    def make(client=None, label_file=None, **options):
+        client = client or stack.client("bob", fee_limit_msat=0)
+        widget = LabelingWidget(client, digits[0], label_file=label_file or
+                                tmp_path / "labels.jsonl", **options)
+        made.append(widget)
+        return widget
+
+    yield make
+    for widget in made:
+        widget.close()
+        widget.labeler.client.close()
+
+
+def press(widget, key, **modifiers):
+    """A key as ipyevents' frontend reports it."""
+    widget._keyboard._handle_mouse_msg(None, {"type": "keydown", "key": key, **modifiers}, [])
+
+
+def shown(widget):
+    """The sample shown, once the widget has drawn it (it draws when the worker is done)."""
+    current = widget.labeler.wait_for_sample(60)
+    deadline = time.monotonic() + 10
+    while current is not None and widget._shown != current.index:
+        assert time.monotonic() < deadline, "the widget never drew the sample"
+        time.sleep(0.01)
+    return current
+
+
+def server_labels(widget) -> int:
+    return widget.labeler.client.session_info()["n_labeled"]
+
+
+def test_a_click_labels_pays_and_shows_the_next_sample(make_widget, digits, stack):
+    bob = stack.wallet("bob")
+    before = bob.balance_msat()
+    widget = make_widget()
+    first = shown(widget)
+    picture = widget._image.value
+    assert Image.open(io.BytesIO(picture)).size == (64, 64)  # 8x8 digit, 8x enlarged
+    widget._class_buttons[digits[1][first.index]].click()
+
+    assert widget.labeler.current.index != first.index
+    assert widget._image.value != picture
+    widget.labeler.wait_idle(60)
+    status = widget.labeler.status()
+    assert (status.labels, status.iterations_paid, status.msat_spent) == (1, 1, PRICE)
+    assert server_labels(widget) == 1
+    assert before - bob.balance_msat() == PRICE
+    assert "labels <b>1</b>" in widget._status.value and f"{PRICE:,} msat" in widget._status.value
+
+
+def test_keys_label_skip_and_undo_and_nothing_else(make_widget, digits):
+    widget = make_widget()
+    first = shown(widget)
+    press(widget, "a")  # not a key of the widget's
+    press(widget, "7", ctrlKey=True)  # a shortcut, not a label
+    press(widget, "7", repeat=True)  # a held key
+    assert widget.labeler.current == first and widget.labeler.given == []
+
+    press(widget, str(digits[1][first.index]))
+    second = shown(widget)
+    press(widget, "s")
+    third = shown(widget)
+    assert len({first.index, second.index, third.index}) == 3
+    assert [g.index for g in widget.labeler.given] == [first.index]
+    assert widget.labeler.skipped == {second.index}
+
+    press(widget, "Backspace")
+    assert widget.labeler.given == [] and widget.labeler.current.index == first.index
+    widget.labeler.wait_idle(60)
+    assert server_labels(widget) == 0
+
+
+def test_undo_takes_the_last_label_back_here_and_on_the_server(make_widget, digits, tmp_path):
+    widget = make_widget()
+    truth = digits[1]
+    picked = []
+    for _ in range(3):
+        picked.append(shown(widget).index)
+        widget._class_buttons[truth[picked[-1]]].click()
+    widget.labeler.wait_idle(60)
+    assert server_labels(widget) == 3
+
+    widget._undo.click()
+    assert widget.labeler.current.index == picked[2]  # shown again, to label anew
+    assert list(widget.labels) == picked[:2]
+    widget.labeler.wait_idle(60)
+    assert server_labels(widget) == 2
+    assert widget.labeler.status().iterations_paid == 3  # paid is paid
+
+    widget._undo.click()
+    widget._undo.click()
+    assert widget.labels == {} and widget._undo.disabled
+    assert widget.labeler.undo() is None
+    widget.labeler.wait_idle(60)
+    assert server_labels(widget) == 0
+    lines = (tmp_path / "labels.jsonl").read_text().splitlines()[1:]  # after the header
+    events = [json.loads(line)["event"] for line in lines]
+    assert events.count("label") == 3 and events.count("undo") == 3
+
+
+def test_simulate_clicks_true_labels_and_the_plot_and_held_out_accuracy_climb(make_widget,
+                                                                              digits):
+    pool, truth, test_x, test_y = digits
+    widget = make_widget(holdout=(test_x, test_y), target_labels=40, window=20)
+    empty_plot = widget._plot.value
+    assert widget.simulate(truth, 40) == 40
+
+    given = widget.labeler.given
+    assert len(given) == 40 and all(g.label == truth[g.index] for g in given)
+    assert server_labels(widget) == 40
+    rolling = widget.labeler.rolling_accuracy(20)
+    held_out = widget.labeler.holdout_accuracy
+    assert held_out[-1][0] == 40 and held_out[-1][2] > 0.6  # a real model, learning
+    guessed = [g for g in given if g.predicted is not None]  # the first picks had no model
+    assert len(rolling) == len(guessed) > 20
+    recent = guessed[-20:]
+    assert rolling[-1][2] == sum(g.predicted == g.label for g in recent) / 20
+    assert widget._plot.value != empty_plot
+    assert widget._progress.value == 1.0 and widget._progress.bar_style == "success"
+
+    labels_plot = widget._plot.value
+    widget._x_axis.value = "sats"
+    assert widget._plot.value != labels_plot
+    assert all(msat is not None for _, msat, _ in rolling)
+
+
+def test_labels_survive_the_kernel_objects_and_resume_in_one_call(stack, digits, tmp_path):
+    pool, truth = digits[0], digits[1]
+    path = tmp_path / "resume.jsonl"
+    first = LabelingWidget(stack.client("bob", fee_limit_msat=0), pool, label_file=path)
+    first.simulate(truth, 6)
+    skipped = shown(first).index
+    first._skip.click()
+    first.labeler.wait_idle(60)
+    labels, before = first.labels, first.labeler.status()
+    first.close()
+    first.labeler.client.close()
+    del first  # the kernel forgot everything; only the file remains
+
+    client = stack.client("bob", fee_limit_msat=0)
+    resumed = LabelingWidget(client, pool, label_file=path)
+    try:
+        resumed.labeler.wait_idle(60)
+        assert resumed.labels == labels
+        assert server_labels(resumed) == 6
+        assert client.spending.payments == 1  # the six labels, taught in one paid call
+        after = resumed.labeler.status()
+        assert after.labels == 6 and after.skipped == 1
+        assert after.iterations_paid == before.iterations_paid + 6
+        assert after.msat_spent == before.msat_spent + 6 * PRICE
+        assert shown(resumed).index not in set(labels) | {skipped}
+        resumed.simulate(truth, 2)
+        assert len(resumed.labels) == 8 and server_labels(resumed) == 8
+    finally:
+        resumed.close()
+        client.close()
+
+
+def test_the_budget_stops_the_work_and_keeps_every_label(make_widget, digits, stack):
+    bob = stack.wallet("bob")
+    before = bob.balance_msat()
+    client = stack.client("bob", fee_limit_msat=0, budget_msat=3 * PRICE)
+    widget = make_widget(client=client)
+    for _ in range(5):
+        widget._class_buttons[digits[1][shown(widget).index]].click()
+        widget.labeler.wait_idle(60)
+
+    problem = widget.labeler.problem
+    assert problem is not None and problem.kind == "budget"
+    assert "Budget reached" in widget._message.value
+    assert widget._retry.layout.display is None  # Retry is offered
+    assert len(widget.labels) == 5 and widget.labeler.status().pending == 2
+    assert before - bob.balance_msat() == 3 * PRICE  # never beyond the budget
+    with widget.labeler.file.path.open() as file:
+        assert sum(json.loads(line).get("event") == "label" for line in file) == 5
+
+    client.budget_msat = 10 * PRICE
+    widget._retry.click()
+    widget.labeler.wait_idle(60)
+    assert widget.labeler.problem is None and server_labels(widget) == 5
+
+
+def test_a_server_that_is_down_is_a_message_then_it_recovers(make_widget, stack):
+    client = stack.client("bob", fee_limit_msat=0)
+    client.base_url, url = "http://127.0.0.1:9", client.base_url  # nobody listens there
+    client.retries = 0
+    widget = make_widget(client=client)
+    assert shown(widget) is None
+    assert widget.labeler.problem.kind == "server"
+    assert "cannot be reached" in widget._message.value
+    assert widget._class_buttons[0].disabled  # nothing to label yet, and no crash
+
+    client.base_url = url
+    widget._retry.click()
+    assert shown(widget) is not None and widget.labeler.problem is None
+
+
+def test_a_lost_session_is_rebuilt_from_the_labels(make_widget, digits):
+    widget = make_widget()
+    widget.simulate(digits[1], 4)
+    client = widget.labeler.client
+    old_session = client.session_id
+    closed = requests.delete(client.base_url + "/session", timeout=10,
+                             headers={"Authorization": client._authorization})
+    assert closed.status_code == 200  # someone closed the session behind the widget's back
+
+    widget.simulate(digits[1], 1)
+    assert client.session_id != old_session
+    assert server_labels(widget) == 5 and widget.labeler.problem is None
+
+
+def test_labels_export_as_a_dataframe_and_csv(make_widget, digits, tmp_path):
+    widget = make_widget()
+    widget.simulate(digits[1], 5)
+    frame = widget.to_dataframe()
+    assert list(frame.columns) == ["index", "label", "predicted", "uncertainty"]
+    assert dict(zip(frame["index"], frame["label"], strict=True)) == widget.labels
+    saved = pd.read_csv(widget.to_csv(tmp_path / "labels.csv"))
+    assert saved["label"].tolist() == frame["label"].tolist()
+
+
+def test_bad_input_is_refused_before_anything_is_paid(stack, digits, tmp_path):
+    bob = stack.wallet("bob")
+    before = bob.balance_msat()
+    with pytest.raises(ValueError, match="pool-mode"):
+        LabelingWidget(stack.client("bob", mode="stream"), digits[0],
+                       label_file=tmp_path / "a.jsonl")
+    with pytest.raises(ValueError, match="image_shape"):
+        LabelingWidget(stack.client("bob"), np.zeros((10, 7)), label_file=tmp_path / "b.jsonl")
+    with pytest.raises(ValueError, match="differ"):
+        LabelingWidget(stack.client("bob", classes=[0, 1]), digits[0], classes=[1, 2],
+                       label_file=tmp_path / "c.jsonl")
+    with pytest.raises(ValueError, match="holdout has 5 samples but 4 labels"):
+        LabelingWidget(stack.client("bob"), digits[0], holdout=(digits[2][:5], digits[3][:4]),
+                       label_file=tmp_path / "d.jsonl")
+    with pytest.raises(ValueError, match="holdout samples have shape"):
+        LabelingWidget(stack.client("bob"), digits[0], holdout=(np.zeros((5, 9)), [0] * 5),
+                       label_file=tmp_path / "e.jsonl")
+    assert not any(tmp_path.glob("[a-e].jsonl"))  # refused before a label file was made
+    other = tmp_path / "other.jsonl"
+    LabelFile(other, digits[0][:10], list(range(10))).close()
+    with pytest.raises(LabelFileError, match="another pool"):
+        LabelingWidget(stack.client("bob"), digits[0], label_file=other)
+    assert bob.balance_msat() == before
