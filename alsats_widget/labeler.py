@@ -99,6 +99,7 @@ class Labeler:
         self._spent_at_start = (client.spending.iterations_bought, client.spending.total_msat)
         self._connected = False  # the server has the pool and every label in ``given``
         self._stale = True  # the queue was ranked before the newest labels
+        self._sent_since_ranking = False
         self._evaluated_version = -1
         self._model_version = 0
         self._balance_msat: int | None = None
@@ -255,22 +256,26 @@ class Labeler:
                 job = self._next_job()
                 self._busy = True
             try:
-                job()
-            except Exception as exc:  # noqa: BLE001 - every failure is shown, none kills
-                self._stopped_by(exc)
+                self._run(job)
+                self._run(lambda: self._on_change(True))  # idle only once it is shown
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
-                self._on_change(True)
+
+    def _run(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - every failure is shown, none kills
+            self._stopped_by(exc)
 
     def _next_job(self) -> Callable[[], None] | None:
         """What the worker should do next (called with the lock held), or None."""
         if not self._connected:
             return self._connect
-        if self._outbox:
-            return self._send
-        if self._stale:
+        if self._outbox and not (self._stale and self._sent_since_ranking):
+            return self._send  # sends and rankings take turns: a quick person's queue
+        if self._stale:        # is refilled between sends, never left to run dry
             return self._refill
         if self._holdout is not None and self._evaluated_version != self._model_version \
                 and self.given:
@@ -326,6 +331,7 @@ class Labeler:
             raise
         with self._cond:
             self._in_flight = []
+            self._sent_since_ranking = True
             if batch[0][0] == "undo":
                 self._model_version = result["model_version"]
         if batch[0][0] == "teach":
@@ -360,6 +366,7 @@ class Labeler:
                            for s in result["samples"] if s["index"] not in taken]
             self._model_version = version
             self._stale = bool(self._outbox)
+            self._sent_since_ranking = False
             if self.current is None:
                 self.current = self._queue.pop(0) if self._queue else None
             self._finished = self.current is None and not result["samples"]

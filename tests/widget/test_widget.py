@@ -287,3 +287,28 @@ def test_bad_input_is_refused_before_anything_is_paid(stack, digits, tmp_path):
     with pytest.raises(LabelFileError, match="another pool"):
         LabelingWidget(stack.client("bob"), digits[0], label_file=other)
     assert bob.balance_msat() == before
+
+
+def test_rankings_and_sends_take_turns_so_a_quick_person_never_runs_dry(make_widget, digits):
+    widget = make_widget()
+    labeler, truth = widget.labeler, digits[1]
+    shown(widget)
+    labeler.wait_idle(60)
+    client, calls = labeler.client, []
+    teach, query = client.teach, client.query
+
+    def teach_while_the_person_clicks(index, label):  # a spy: the real call goes through
+        calls.append("teach")
+        if len(calls) == 1:  # the person labels the next sample while the server learns
+            labeler.label(truth[labeler.current.index])
+        return teach(index, label)
+
+    def spied_query(*args, **kwargs):
+        calls.append("query")
+        return query(*args, **kwargs)
+
+    client.teach, client.query = teach_while_the_person_clicks, spied_query
+    labeler.label(truth[labeler.current.index])
+    labeler.wait_idle(60)
+    assert calls == ["teach", "query", "teach", "query"]  # not teach, teach, query
+    assert server_labels(widget) == 2
