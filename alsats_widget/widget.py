@@ -62,6 +62,7 @@ class LabelingWidget(widgets.VBox):
         self._shown: int | None = None
         self._plotted: tuple | None = None
         self._plotted_at = 0.0
+        self._view_lock = threading.Lock()
         self._draw_lock = threading.Lock()
         self._build()
         super().__init__([self._title, widgets.HBox([self._left, self._plot_box]),
@@ -155,13 +156,14 @@ class LabelingWidget(widgets.VBox):
 
     def _refresh(self, background: bool) -> None:
         """Show the labeler's state; the plot only from the worker, so clicks stay fast."""
-        status = self.labeler.status() if hasattr(self, "labeler") else None
-        if status is None:
+        if not hasattr(self, "labeler"):
             return
-        self._show_sample(self.labeler.current, status)
-        self._status.value = _status_html(status)
-        self._show_progress(status)
-        self._show_problem(status)
+        with self._view_lock:  # the click's thread and the worker's: the newest state wins
+            status = self.labeler.status()
+            self._show_sample(self.labeler.current, status)
+            self._status.value = _status_html(status)
+            self._show_progress(status)
+            self._show_problem(status)
         if background:
             self._draw_plot(force=self.labeler.idle())
 

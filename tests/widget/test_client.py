@@ -23,12 +23,6 @@ PRICE = 7
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with local_stack(tmp_path_factory.mktemp("stack"), price_msat=PRICE) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
 def digits():
     data = load_digits()
     return data.data, data.target

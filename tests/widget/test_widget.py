@@ -17,17 +17,11 @@ import requests
 from PIL import Image
 from sklearn.datasets import load_digits
 
-from alsats_widget import LabelingWidget, local_stack
+from alsats_widget import LabelingWidget
 from alsats_widget.labelfile import LabelFile, LabelFileError
 
 PRICE = 3  # msat per iteration
 N_POOL = 400
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    with local_stack(tmp_path_factory.mktemp("stack"), price_msat=PRICE) as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
