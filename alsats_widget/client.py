@@ -163,10 +163,16 @@ class AlsatsClient:
 
     def close(self) -> None:
         """Close the session on the server (frees its memory) and the HTTP connection."""
-        if self.session_id is not None and self._authorization is not None:
-            self._call("DELETE", "/session")
-            self.forget_session()
-        self._http.close()
+        try:
+            if self.session_id is not None and self._authorization is not None:
+                try:
+                    self._call("DELETE", "/session")
+                except ServerError as exc:
+                    if exc.status != 410:  # 410: closed already, as we wanted
+                        raise
+                self.forget_session()
+        finally:
+            self._http.close()
 
     def forget_session(self) -> None:
         """Drop the session and its credential (say the server lost them: it answered

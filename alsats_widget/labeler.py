@@ -100,6 +100,7 @@ class Labeler:
         self._connected = False  # the server has the pool and every label in ``given``
         self._stale = True  # the queue was ranked before the newest labels
         self._sent_since_ranking = False
+        self._rebuilt = False  # the session was rebuilt and nothing went through since
         self._evaluated_version = -1
         self._model_version = 0
         self._balance_msat: int | None = None
@@ -332,6 +333,7 @@ class Labeler:
         with self._cond:
             self._in_flight = []
             self._sent_since_ranking = True
+            self._rebuilt = False
             if batch[0][0] == "undo":
                 self._model_version = result["model_version"]
         if batch[0][0] == "teach":
@@ -365,11 +367,13 @@ class Labeler:
             self._queue = [Candidate(s["index"], s["predicted"], s["uncertainty"], version)
                            for s in result["samples"] if s["index"] not in taken]
             self._model_version = version
-            self._stale = bool(self._outbox)
-            self._sent_since_ranking = False
             if self.current is None:
                 self.current = self._queue.pop(0) if self._queue else None
             self._finished = self.current is None and not result["samples"]
+            # still stale with labels to send, or if every pick was taken meanwhile
+            self._stale = bool(self._outbox) or (self.current is None and not self._finished)
+            self._sent_since_ranking = False
+            self._rebuilt = False
             self._cond.notify_all()
 
     def _evaluate(self) -> None:
@@ -390,10 +394,12 @@ class Labeler:
             self._balance_stale = False
 
     def _stopped_by(self, exc: Exception) -> None:
-        """Turn a failure into the Problem the widget shows (or reconnect, once)."""
-        if isinstance(exc, ServerError) and exc.status in SESSION_LOST and self._connected:
+        """Turn a failure into the Problem the widget shows, or rebuild a lost session
+        (once: lost again before anything went through, it is a problem too)."""
+        lost = isinstance(exc, ServerError) and exc.status in SESSION_LOST
+        if lost and self._connected and not self._rebuilt:
             with self._cond:  # the server lost our learner (it restarted) or the session
-                self._connected = False
+                self._connected, self._rebuilt = False, True
                 if exc.status == 410:
                     self.client.forget_session()
             return

@@ -28,6 +28,11 @@ from typing import Any
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 FORMAT = "alsats-labels"
 VERSION = 1
 
@@ -73,13 +78,30 @@ class LabelFile:
         self.path = Path(path).expanduser()
         self._fingerprint = pool_fingerprint(pool)
         self._classes = list(classes)
-        self.replay = self._load(len(pool)) if self.path.exists() else Replay()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not self.path.exists() or self.path.stat().st_size == 0
         self._file = self.path.open("a", encoding="utf-8")
-        if fresh:
-            self._write({"format": FORMAT, "version": VERSION, "pool_sha256": self._fingerprint,
-                         "n_pool": len(pool), "classes": self._classes})
+        try:
+            self._lock()
+            fresh = self.path.stat().st_size == 0
+            self.replay = Replay() if fresh else self._load(len(pool))
+            if fresh:
+                self._write({"format": FORMAT, "version": VERSION,
+                             "pool_sha256": self._fingerprint, "n_pool": len(pool),
+                             "classes": self._classes})
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _lock(self) -> None:
+        """One writer per file: two widgets appending to one file would mix their events."""
+        if fcntl is None:  # Windows has no flock: keeping to one widget per file is on you
+            return
+        try:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LabelFileError(
+                f"{self.path} is in use by another widget (in another kernel or process); "
+                "close that one first, or use another label file") from None
 
     # -- writing -----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from .labelfile import LabelFile
 DEFAULT_CLASSES = list(range(10))
 PLOT_EVERY_SECONDS = 0.3  # the plot redraws at most this often while labels stream in
 SKIP_KEYS, UNDO_KEYS = ("s", "S"), ("Backspace",)
+_WRITERS: dict[Path, weakref.ref] = {}  # label file -> the widget of this kernel writing it
 
 
 class LabelingWidget(widgets.VBox):
@@ -57,7 +59,9 @@ class LabelingWidget(widgets.VBox):
         self._window = window
         self._target = target_labels
         self._pool = pool
-        label_log = LabelFile(label_file, pool, self._classes)  # refused before any widget
+        self._label_path = Path(label_file).expanduser().resolve()
+        _hand_over(self._label_path)
+        label_log = LabelFile(self._label_path, pool, self._classes)  # before any widget
         self._keys = class_keys(self._classes)
         self._shown: int | None = None
         self._plotted: tuple | None = None
@@ -73,6 +77,7 @@ class LabelingWidget(widgets.VBox):
         self._keyboard.on_dom_event(self._on_key)
         self.labeler = Labeler(client, pool, self._classes, label_log, holdout=holdout,
                                prefetch=prefetch, on_change=self._refresh)
+        _WRITERS[self._label_path] = weakref.ref(self)
         self._refresh(True)
 
     # -- the parts ---------------------------------------------------------------------
@@ -244,9 +249,20 @@ class LabelingWidget(widgets.VBox):
         """Stop the worker and close the label file (the server session stays open)."""
         if hasattr(self, "labeler"):  # not when __init__ refused its arguments
             self.labeler.close()
+            if _WRITERS.get(self._label_path, lambda: None)() is self:
+                del _WRITERS[self._label_path]
         if hasattr(self, "_keyboard"):
             self._keyboard.close()
         super().close()
+
+
+def _hand_over(path: Path) -> None:
+    """Running a widget's cell again makes a new widget on the same label file: the old
+    one (its view is gone with the cell's output) is closed, and the new one resumes."""
+    writer = _WRITERS.get(path)
+    old = writer() if writer is not None else None
+    if old is not None:
+        old.close()
 
 
 def class_keys(classes: Sequence[Any]) -> dict[str, Any]:

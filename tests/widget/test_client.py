@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import requests
 from sklearn.datasets import load_digits
 
 from alsats_widget import (
@@ -95,6 +96,15 @@ def test_holdout_exclude_and_a_forgotten_session(stack, digits):
         assert client.session_id is None and client.credits_left == 0
         assert client.upload_pool(x[:50])["n_pool"] == 50
         assert client.session_id not in (None, old) and client.spending.payments == 2
+
+
+def test_closing_a_session_closed_already_is_fine(stack):
+    client = stack.client("bob")
+    client.label([[0.0] * 64])
+    auth = {"Authorization": client._authorization}
+    assert requests.delete(client.base_url + "/session", headers=auth, timeout=10).ok
+    client.close()  # the server answers 410: closed already, as asked
+    assert client.session_id is None
 
 
 def test_never_beyond_the_caps(stack):

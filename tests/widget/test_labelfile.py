@@ -98,3 +98,15 @@ def test_a_file_that_is_not_a_label_file_is_refused(tmp_path, pool):
     path.write_bytes(b"\xff\xfe\n")
     with pytest.raises(LabelFileError, match="not a text file"):
         LabelFile(path, pool, CLASSES)
+
+
+def test_one_writer_per_file(tmp_path, pool):
+    path = tmp_path / "labels.jsonl"
+    first = LabelFile(path, pool, CLASSES)
+    first.label(GivenLabel(1, 1))
+    with pytest.raises(LabelFileError, match="in use by another widget"):
+        LabelFile(path, pool, CLASSES)  # another kernel's widget, say
+    first.label(GivenLabel(2, 2))  # the refused one wrote nothing, closed nothing
+    first.close()
+    with LabelFile(path, pool, CLASSES) as second:
+        assert [g.index for g in second.replay.labels] == [1, 2]

@@ -36,10 +36,10 @@ def digits():
 def make_widget(stack, digits, tmp_path):
     made = []
 
-    def make(client=None, label_file=None, **options):
+    def make(client=None, label_file=None, pool=None, **options):
         client = client or stack.client("bob", fee_limit_msat=0)
-        widget = LabelingWidget(client, digits[0], label_file=label_file or
-                                tmp_path / "labels.jsonl", **options)
+        widget = LabelingWidget(client, digits[0] if pool is None else pool,
+                                label_file=label_file or tmp_path / "labels.jsonl", **options)
         made.append(widget)
         return widget
 
@@ -306,3 +306,72 @@ def test_rankings_and_sends_take_turns_so_a_quick_person_never_runs_dry(make_wid
     labeler.wait_idle(60)
     assert calls == ["teach", "query", "teach", "query"]  # not teach, teach, query
     assert server_labels(widget) == 2
+
+
+
+def spy(client, name, before):
+    """Run ``before(*args)`` ahead of each real ``client.<name>`` call (a spy, not a mock:
+    the real call still goes through) and count the calls."""
+    real, calls = getattr(client, name), []
+
+    def spied(*args, **kwargs):
+        calls.append(args)
+        before(*args)
+        return real(*args, **kwargs)
+
+    setattr(client, name, spied)
+    return calls
+
+
+def test_skips_during_a_ranking_never_leave_the_widget_waiting(make_widget, digits):
+    widget = make_widget(pool=digits[0][:4])  # the pool's end is near: rankings run short
+    labeler = widget.labeler
+    first = shown(widget)
+    labeler.wait_idle(60)
+    assert len(labeler._queue) == 3
+
+    def skip_all_while_the_server_ranks(*args):
+        if labeler.current is not None and labeler.current.index != first.index:
+            while labeler.skip():  # the person skips every sample there is, quickly
+                pass
+
+    spy(labeler.client, "query", skip_all_while_the_server_ranks)
+    widget._skip.click()  # the first one; the ranking that follows comes back all taken
+    labeler.wait_idle(60)
+    status = labeler.status()
+    assert status.finished and status.skipped == 4 and labeler.current is None
+    assert "every sample is labeled or skipped" in widget._message.value
+
+
+def test_a_session_lost_again_at_once_is_a_problem_not_an_endless_paid_loop(make_widget,
+                                                                            digits):
+    widget = make_widget()
+    widget.simulate(digits[1], 2)
+    client = widget.labeler.client
+
+    def close_the_session(*args):  # someone closes the session before every teach
+        requests.delete(client.base_url + "/session", timeout=10,
+                        headers={"Authorization": client._authorization})
+
+    spy(client, "teach", close_the_session)
+    spy(client, "teach_many", close_the_session)
+    payments = client.spending.payments
+    widget._class_buttons[digits[1][shown(widget).index]].click()
+    widget.labeler.wait_idle(60)
+    problem = widget.labeler.problem
+    assert problem is not None and problem.kind == "server" and "410" in problem.message
+    assert client.spending.payments == payments + 1  # one rebuild was bought, no more
+    assert len(widget.labels) == 3 and widget.labeler.status().pending == 3
+
+
+def test_running_the_cell_again_hands_the_label_file_over(make_widget, digits):
+    first = make_widget()
+    first.simulate(digits[1], 3)
+    client = first.labeler.client
+    again = make_widget(client=client)  # the same cell, run again: same client, same file
+    assert first.labeler._worker.is_alive() is False  # the old one stepped aside
+    again.labeler.wait_idle(60)
+    assert again.labels == first.labels and server_labels(again) == 3
+    again.simulate(digits[1], 1)
+    lines = again.labeler.file.path.read_text().splitlines()
+    assert sum('"label"' in line for line in lines) == 4
