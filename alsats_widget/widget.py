@@ -52,6 +52,10 @@ class LabelingWidget(widgets.VBox):
         pool = np.asarray(X_pool)
         if pool.ndim < 2 or len(pool) == 0:
             raise ValueError(f"X_pool must hold samples along its first axis, got {pool.shape}")
+        for name, value in (("window", window), ("scale", scale), ("prefetch", prefetch),
+                            ("target_labels", target_labels or 1)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
         _check_holdout(holdout, pool)
         self._classes = _session_classes(client, classes)
         self._shape = sample_shape(pool, image_shape)
@@ -151,7 +155,11 @@ class LabelingWidget(widgets.VBox):
             shown = self.labeler.wait_for_sample(timeout)
             if shown is None:
                 break  # the pool is done, or a problem stopped the work
-            self._class_buttons[self.labeler.classes.index(oracle[shown.index])].click()
+            truth = oracle[shown.index].item()  # a Python value, as the classes are
+            if truth not in self._classes:
+                raise ValueError(f"oracle_labels[{shown.index}] is {truth!r}, not one of the "
+                                 f"classes {self._classes}")
+            self._class_buttons[self._classes.index(truth)].click()
             done += 1
         self.labeler.wait_idle(timeout)
         self._draw_plot(force=True)

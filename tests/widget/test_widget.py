@@ -254,6 +254,11 @@ def test_labels_export_as_a_dataframe_and_csv(make_widget, digits, tmp_path):
     frame = widget.to_dataframe()
     assert list(frame.columns) == ["index", "label", "predicted", "uncertainty"]
     assert dict(zip(frame["index"], frame["label"], strict=True)) == widget.labels
+    with pytest.raises(ValueError, match=r"oracle_labels\[\d+\] is 'seven', not one of"):
+        widget.simulate(np.full(N_POOL, "seven"), 1)
+    with pytest.raises(ValueError, match="oracle_labels has 3 labels for a pool of 400"):
+        widget.simulate([1, 2, 3], 1)
+    assert len(widget.labels) == 5  # nothing was labeled by the refused calls
     saved = pd.read_csv(widget.to_csv(tmp_path / "labels.csv"))
     assert saved["label"].tolist() == frame["label"].tolist()
 
@@ -276,6 +281,10 @@ def test_bad_input_is_refused_before_anything_is_paid(stack, digits, tmp_path):
         LabelingWidget(stack.client("bob"), digits[0], holdout=(np.zeros((5, 9)), [0] * 5),
                        label_file=tmp_path / "e.jsonl")
     assert not any(tmp_path.glob("[a-e].jsonl"))  # refused before a label file was made
+    with pytest.raises(ValueError, match="prefetch must be a whole number of at least 1"):
+        LabelingWidget(stack.client("bob"), digits[0], prefetch=0, label_file=tmp_path / "f")
+    with pytest.raises(ValueError, match="target_labels must be"):
+        LabelingWidget(stack.client("bob"), digits[0], target_labels=-5, label_file=tmp_path)
     other = tmp_path / "other.jsonl"
     LabelFile(other, digits[0][:10], list(range(10))).close()
     with pytest.raises(LabelFileError, match="another pool"):
