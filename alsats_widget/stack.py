@@ -30,6 +30,7 @@ from .wallet import LightningWallet
 REPO = Path(__file__).resolve().parent.parent
 NETWORK_FILE = REPO / "polar-network.json"
 DEFAULT_DATA_DIR = Path.home() / ".alsats" / "stack"
+ENV_VAR = "ALSATS_STACK_DIR"  # the default data dir, if set (the main job sets it)
 PR_SET_PDEATHSIG = 1  # prctl: a signal for this process when its parent dies
 
 
@@ -85,8 +86,11 @@ class LocalStack:
 def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
                 reuse: bool = True, network_file: str | Path | None = None,
                 timeout: float = 60.0) -> LocalStack:
-    """Start (or, with ``reuse``, attach to) a backend with its simnet on free ports."""
-    data_dir = Path(data_dir or DEFAULT_DATA_DIR).expanduser().resolve()
+    """Start (or, with ``reuse``, attach to) a backend with its simnet on free ports.
+
+    ``data_dir``: given, else $ALSATS_STACK_DIR, else ~/.alsats/stack."""
+    data_dir = Path(data_dir or os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR)
+    data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     state_file = data_dir / "stack.json"
     if reuse and state_file.exists():
