@@ -115,11 +115,18 @@ class LabelingWidget(widgets.VBox):
         self._retry = widgets.Button(description="Retry", button_style="warning",
                                      layout=widgets.Layout(display="none"))
         self._retry.on_click(lambda _: self.labeler.retry())
+        for part, name in ((self._image, "sample"), (self._guess, "guess"),
+                           (self._skip, "skip"), (self._undo, "undo"), (self._plot, "plot"),
+                           (self._x_axis, "x-axis"), (self._status, "status"),
+                           (self._progress, "progress"), (self._message, "message"),
+                           (self._retry, "retry")):
+            part.add_class(f"alsats-{name}")  # names for the page's CSS and browser tests
 
     def _button(self, label: Any) -> widgets.Button:
         key = next((k for k, v in self._keys.items() if v == label), None)
         button = widgets.Button(description=str(label), tooltip=f"key: {key}" if key else "",
                                 layout=widgets.Layout(width="48px"))
+        button.add_class("alsats-class")
         button.on_click(lambda _, label=label: self.labeler.label(label))
         return button
 
