@@ -9,7 +9,7 @@ from .client import (
     ServerError,
     UnexpectedInvoiceError,
 )
-from .datasets import DatasetError, Digits, combined_mnist, load_mnist
+from .datasets import DatasetError, Digits, combined_mnist, load_mnist, pool_and_holdout
 from .labelfile import LabelFileError
 from .stack import LocalStack, StackError, local_stack
 from .wallet import LightningWallet
@@ -32,4 +32,5 @@ __all__ = [
     "combined_mnist",
     "load_mnist",
     "local_stack",
+    "pool_and_holdout",
 ]

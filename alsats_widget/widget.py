@@ -255,6 +255,25 @@ class LabelingWidget(widgets.VBox):
             [(g.index, g.label, g.predicted, g.uncertainty) for g in list(self.labeler.given)],
             columns=["index", "label", "predicted", "uncertainty"])
 
+    def accuracy(self) -> pd.DataFrame:
+        """The plot's points, one row per label count: ``rolling`` (the model's guesses
+        before each label, over the window) and ``held_out`` (NaN where not measured)."""
+        columns = ["labels", "msat_spent", "accuracy"]
+        rolling = pd.DataFrame(self.labeler.rolling_accuracy(self._window), columns=columns)
+        held_out = pd.DataFrame(list(self.labeler.holdout_accuracy), columns=columns)
+        frame = rolling.merge(held_out, on="labels", how="outer",
+                              suffixes=("_rolling", "_held_out"))
+        return pd.DataFrame({
+            "labels": frame["labels"],
+            "msat_spent": frame["msat_spent_rolling"].fillna(frame["msat_spent_held_out"]),
+            "rolling": frame["accuracy_rolling"], "held_out": frame["accuracy_held_out"],
+        }).sort_values("labels", ignore_index=True)
+
+    @property
+    def plot_png(self) -> bytes:
+        """The accuracy plot as shown, as PNG bytes (for a report, or IPython's Image)."""
+        return bytes(self._plot.value)
+
     def to_csv(self, path: str | Path) -> Path:
         path = Path(path)
         self.to_dataframe().to_csv(path, index=False)

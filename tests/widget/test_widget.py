@@ -157,9 +157,17 @@ def test_simulate_clicks_true_labels_and_the_plot_and_held_out_accuracy_climb(ma
     assert widget._plot.value != empty_plot
     assert widget._progress.value == 1.0 and widget._progress.bar_style == "success"
 
-    labels_plot = widget._plot.value
+    frame = widget.accuracy()
+    assert list(frame.columns) == ["labels", "msat_spent", "rolling", "held_out"]
+    assert frame["labels"].is_monotonic_increasing and frame["labels"].iloc[-1] == 40
+    assert frame["held_out"].iloc[-1] == held_out[-1][2]
+    assert frame["rolling"].iloc[-1] == rolling[-1][2]
+    assert frame["msat_spent"].iloc[-1] == 40 * PRICE
+
+    labels_plot = widget.plot_png
+    assert labels_plot.startswith(b"\x89PNG")
     widget._x_axis.value = "sats"
-    assert widget._plot.value != labels_plot
+    assert widget.plot_png != labels_plot
     assert all(msat is not None for _, msat, _ in rolling)
 
 
