@@ -94,7 +94,6 @@ class AlsatsClient:
         self.session_id: str | None = None
         self.credits_left = 0
         self._authorization: str | None = None
-        self._last_block = block_size
         self._info: dict | None = None
         self._http = requests.Session()
 
@@ -246,7 +245,6 @@ class AlsatsClient:
         self.session_id = session_id
         self._authorization = format_authorization(macaroon, bytes.fromhex(payment.preimage))
         self.credits_left = iterations
-        self._last_block = iterations
         return body
 
     # -- HTTP -------------------------------------------------------------------------
@@ -264,8 +262,11 @@ class AlsatsClient:
             if response.status_code == 402 and paid:
                 if payments == MAX_PAYMENTS_PER_CALL:
                     break
-                # the server offers the size of the credential it used up (or the cost)
-                self._pay(response, max(self.block_size, cost, self._last_block))
+                wanted = max(self.block_size, cost)
+                if _offered(response) == wanted:
+                    self._pay(response, wanted)
+                else:  # the server offers another size (its last block): buy this client's
+                    self.buy(wanted)
                 continue
             if response.status_code >= 400:
                 raise _server_error(response)
@@ -295,6 +296,14 @@ class AlsatsClient:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _offered(response: requests.Response) -> Any:
+    """How many iterations a 402 answer offers (checked properly only if it is paid)."""
+    try:
+        return response.json().get("iterations")
+    except (ValueError, AttributeError):
+        return None
 
 
 def _npy(array: Any) -> bytes:

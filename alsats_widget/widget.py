@@ -245,6 +245,11 @@ class LabelingWidget(widgets.VBox):
     # -- the labels --------------------------------------------------------------------
 
     @property
+    def status(self) -> Status:
+        """The counters the status line shows: labels, iterations paid, msat spent, ..."""
+        return self.labeler.status()
+
+    @property
     def labels(self) -> dict[int, Any]:
         """The labels given so far: pool index -> label."""
         return {given.index: given.label for given in list(self.labeler.given)}

@@ -98,6 +98,16 @@ def test_holdout_exclude_and_a_forgotten_session(stack, digits):
         assert client.session_id not in (None, old) and client.spending.payments == 2
 
 
+def test_pay_per_iteration_stays_per_iteration_after_a_bigger_call(stack, digits):
+    x, y = digits
+    with stack.client("bob", block_size=1, mode="pool") as client:
+        client.upload_pool(x[:50])  # buys 1 iteration: a credential to upload with
+        client.teach_many(list(range(5)), [int(v) for v in y[:5]])  # costs 5: buys 5
+        client.teach(5, int(y[5]))  # the server offers 5 more (its last block); buys 1
+        assert client.spending.iterations_bought == 1 + 5 + 1
+        assert client.spending.payments == 3 and client.credits_left == 0
+
+
 def test_closing_a_session_closed_already_is_fine(stack):
     client = stack.client("bob")
     client.label([[0.0] * 64])

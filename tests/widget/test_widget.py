@@ -80,7 +80,7 @@ def test_a_click_labels_pays_and_shows_the_next_sample(make_widget, digits, stac
     assert widget.labeler.current.index != first.index
     assert widget._image.value != picture
     widget.labeler.wait_idle(60)
-    status = widget.labeler.status()
+    status = widget.status
     assert (status.labels, status.iterations_paid, status.msat_spent) == (1, 1, PRICE)
     assert server_labels(widget) == 1
     assert before - bob.balance_msat() == PRICE
