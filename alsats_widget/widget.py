@@ -30,6 +30,9 @@ from .labelfile import LabelFile
 
 DEFAULT_CLASSES = list(range(10))
 PLOT_EVERY_SECONDS = 0.3  # the plot redraws at most this often while labels stream in
+CLICK_COALESCE_SECONDS = 0.05  # clicks closer than this are shown together
+WAITING = "alsats-waiting"  # the answer buttons' class while there is no sample to label
+WAITING_CSS = f".{WAITING} {{opacity: 0.4; pointer-events: none}}"
 SKIP_KEYS, UNDO_KEYS = ("s", "S"), ("Backspace",)
 _WRITERS: dict[Path, weakref.ref] = {}  # label file -> the widget of this kernel writing it
 
@@ -71,6 +74,8 @@ class LabelingWidget(widgets.VBox):
         self._plotted: tuple | None = None
         self._plotted_at = 0.0
         self._view_lock = threading.Lock()
+        self._clicked_at = 0.0
+        self._trailing: threading.Timer | None = None
         self._draw_lock = threading.Lock()
         self._build()
         super().__init__([self._title, widgets.HBox([self._left, self._plot_box]),
@@ -88,9 +93,10 @@ class LabelingWidget(widgets.VBox):
 
     def _build(self) -> None:
         height, width = self._shape
-        self._title = widgets.HTML("<b>alsats</b>: label the sample the model is least sure "
-                                   "about. Hover here and type: a class's key labels, "
-                                   "<kbd>s</kbd> skips, <kbd>Backspace</kbd> undoes.")
+        self._title = widgets.HTML(f"<style>{WAITING_CSS}</style><b>alsats</b>: label the "
+                                   "sample the model is least sure about. Hover here and "
+                                   "type: a class's key labels, <kbd>s</kbd> skips, "
+                                   "<kbd>Backspace</kbd> undoes.")
         self._image = widgets.Image(format="png", width=width * self._scale,
                                     height=height * self._scale)
         self._guess = widgets.HTML()
@@ -99,10 +105,10 @@ class LabelingWidget(widgets.VBox):
         self._undo = widgets.Button(description="Undo", tooltip="key: Backspace", icon="undo")
         self._skip.on_click(lambda _: self.labeler.skip())
         self._undo.on_click(lambda _: self.labeler.undo())
-        buttons = widgets.GridBox(
+        self._answers = widgets.GridBox(  # greyed out as one while there is no sample
             self._class_buttons,
             layout=widgets.Layout(grid_template_columns="repeat(5, 48px)", grid_gap="4px"))
-        self._left = widgets.VBox([self._image, self._guess, buttons,
+        self._left = widgets.VBox([self._image, self._guess, self._answers,
                                    widgets.HBox([self._skip, self._undo])])
         self._plot = widgets.Image(format="png")
         self._x_axis = widgets.ToggleButtons(options=[(v, k) for k, v in X_AXES.items()],
@@ -175,22 +181,46 @@ class LabelingWidget(widgets.VBox):
     # -- output ------------------------------------------------------------------------
 
     def _refresh(self, background: bool) -> None:
-        """Show the labeler's state; the plot only from the worker, so clicks stay fast."""
+        """Show the labeler's state; the plot only from the worker, so clicks stay fast.
+
+        A click within CLICK_COALESCE_SECONDS of the one before (a machine's, or a double
+        click) is shown by one refresh at the end of the run, not one each: the notebook's
+        message channel would drop messages under thousands of updates a minute."""
         if not hasattr(self, "labeler"):
             return
         with self._view_lock:  # the click's thread and the worker's: the newest state wins
-            status = self.labeler.status()
-            self._show_sample(self.labeler.current, status)
-            self._status.value = _status_html(status)
-            self._show_progress(status)
-            self._show_problem(status)
+            now = time.monotonic()
+            if background or now - self._clicked_at >= CLICK_COALESCE_SECONDS:
+                self._show_state()
+            elif self._trailing is None:
+                self._trailing = threading.Timer(CLICK_COALESCE_SECONDS, self._show_trailing)
+                self._trailing.daemon = True
+                self._trailing.start()
+            if not background:
+                self._clicked_at = now
         if background:
             self._draw_plot(force=self.labeler.idle())
 
+    def _show_trailing(self) -> None:
+        with self._view_lock:
+            self._trailing = None
+            self._show_state()
+
+    def _show_state(self) -> None:
+        """Every part but the plot, from one reading of the state (view lock held)."""
+        status = self.labeler.status()
+        self._show_sample(self.labeler.current, status)
+        self._status.value = _status_html(status)
+        self._show_progress(status)
+        self._show_problem(status)
+
     def _show_sample(self, current: Candidate | None, status: Status) -> None:
-        disabled = current is None
-        for button in self._class_buttons + [self._skip]:
-            button.disabled = disabled
+        # one message each, not one per button: a class on the grid, not `disabled` on each
+        if current is None:
+            self._answers.add_class(WAITING)
+        else:
+            self._answers.remove_class(WAITING)
+        self._skip.disabled = current is None
         self._undo.disabled = status.labels == 0
         if current is None:
             self._shown = None
@@ -208,6 +238,10 @@ class LabelingWidget(widgets.VBox):
         self._guess.value = f"Sample #{current.index}. {guess}"
 
     def _show_progress(self, status: Status) -> None:
+        with self._progress.hold_sync():  # one message for the three traits
+            self._set_progress(status)
+
+    def _set_progress(self, status: Status) -> None:
         if self._target:
             self._progress.value = min(1.0, status.labels / self._target)
             self._progress.description = f"{status.labels}/{self._target}"
@@ -292,6 +326,8 @@ class LabelingWidget(widgets.VBox):
                 del _WRITERS[self._label_path]
         if hasattr(self, "_keyboard"):
             self._keyboard.close()
+        if getattr(self, "_trailing", None) is not None:
+            self._trailing.cancel()
         super().close()
 
 
