@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--node", required=True, help="the server's LND node in that file")
     parser.add_argument("--simnet", action="store_true",
                         help="run the simnet for every LND node of the file in this process")
+    parser.add_argument("--lnd-data-dir", type=Path, default=None,
+                        help="without --simnet: the folder of a Polar export holding the "
+                             "nodes' TLS certs and macaroons (default: the file's own paths)")
     parser.add_argument("--data-dir", type=Path, default=Path(".alsats/backend"),
                         help="credit ledger, root key (and simnet state) (.alsats/backend)")
     parser.add_argument("--host", default="127.0.0.1")
@@ -58,8 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     try:
         config = Config(network_file=args.network, node=args.node, data_dir=args.data_dir,
-                        simnet=args.simnet, host=args.host, port=args.port,
+                        simnet=args.simnet, lnd_data_dir=args.lnd_data_dir,
+                        host=args.host, port=args.port,
                         price_msat=args.price_msat, workers=args.workers)
+        if args.simnet and args.lnd_data_dir:
+            raise ConfigError("--lnd-data-dir is for a real network; --simnet keeps its own")
         load_polar_network(config.network_file).lnd(config.node)  # fail early and clearly
     except (ConfigError, PolarNetworkError) as exc:
         print(f"alsats-backend: {exc}", file=sys.stderr)

@@ -31,6 +31,7 @@ class Config:
     node: str
     data_dir: Path
     simnet: bool = False
+    lnd_data_dir: Path | None = None  # a Polar export's folder, if not at the file's paths
     host: str = "127.0.0.1"
     port: int = 8402
     price_msat: int = 1000  # per iteration; the seed charged 1 sat
@@ -61,5 +62,6 @@ class Config:
 
     @property
     def lightning_data_dir(self) -> Path | None:
-        """Where the node's TLS cert and macaroons are: the simnet's, or Polar's own paths."""
-        return self.simnet_dir if self.simnet else None
+        """Where the node's TLS cert and macaroons are: the simnet's, a Polar export's
+        folder, or (None) the absolute paths the network file names."""
+        return self.simnet_dir if self.simnet else self.lnd_data_dir

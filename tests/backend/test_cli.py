@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import signal
@@ -62,3 +63,44 @@ def test_a_bad_node_name_is_a_clear_error(network_file, tmp_path):
          "backend1", "--simnet", "--data-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "not LND" in result.stderr
+
+
+async def test_serves_a_network_it_does_not_run_from_an_export_folder(simnet, nodes,
+                                                                      network_file, data_dir,
+                                                                      tmp_path):
+    """Without --simnet alsats is a client of the nodes (here a simnet in this process, as
+    Polar's LND would be): it finds alice's TLS cert and macaroons in --lnd-data-dir."""
+    port = free_ports(1)[0]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "backend.cli", "--network", str(network_file), "--node",
+        "alice", "--lnd-data-dir", str(data_dir), "--data-dir", str(tmp_path / "state"),
+        "--port", str(port), stderr=asyncio.subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                info = await asyncio.to_thread(_get_json, url + "/info")
+                break
+            except OSError:
+                assert process.returncode is None, "the backend exited"
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the backend never answered /info")
+        assert info["node_pubkey"] == (await nodes["alice"].get_info()).pubkey
+        assert not (tmp_path / "state" / "simnet").exists()  # no simnet of its own
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def test_a_simnet_keeps_its_own_lnd_data(network_file, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "--network", str(network_file), "--node",
+         "alice", "--simnet", "--lnd-data-dir", str(tmp_path), "--data-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "--simnet keeps its own" in result.stderr
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return json.load(response)
