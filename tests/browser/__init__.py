@@ -1,0 +1,1 @@
+"""Real-browser tests: the labeling widget in JupyterLab and Notebook 7."""
