@@ -139,9 +139,14 @@ class LabelingWidget(widgets.VBox):
     # -- input -------------------------------------------------------------------------
 
     def _on_key(self, event: dict) -> None:
-        """The one keyboard handler: a class's key, s, or Backspace; nothing else."""
-        if event.get("type") != "keydown" or event.get("repeat") or any(
-                event.get(m) for m in ("ctrlKey", "metaKey", "altKey")):
+        """The one keyboard handler: a class's key, s, or Backspace; nothing else.
+
+        A key event with no ``location`` is not the browser's but a copy the notebook
+        replayed: Notebook 7 holds 0 back as the start of its "0, 0" shortcut, then, a
+        second later, dispatches a bare Event with the key to the widget. The person
+        pressed once, and the widget has it already."""
+        if event.get("type") != "keydown" or "location" not in event or event.get(
+                "repeat") or any(event.get(m) for m in ("ctrlKey", "metaKey", "altKey")):
             return
         key = event.get("key")
         if key in self._keys:

@@ -56,16 +56,9 @@ class KeyLabeledTwice(AssertionError):
     """One key press over the widget gave two labels."""
 
 
-NOTEBOOK7_REPLAYS_0 = pytest.mark.xfail(
-    raises=KeyLabeledTwice, strict=True,
-    reason="widget bug: in Notebook 7 a lone 0 over the widget labels twice; Lumino holds "
-           "the key back as the start of the 0,0 restart-kernel chord and replays it after "
-           "1 s, and ipyevents sends the replay to the kernel too (JupyterLab is fine)")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("ui", [pytest.param("jupyterlab"),
-                                pytest.param("notebook7", marks=NOTEBOOK7_REPLAYS_0)])
+                                pytest.param("notebook7")])
 def test_a_person_labels_in_the_browser_and_pays_per_label(ui, jupyter, page, truth,
                                                            tmp_path):
     write_notebook(jupyter.root / NOTEBOOK)

@@ -49,9 +49,12 @@ def make_widget(stack, digits, tmp_path):
         widget.labeler.client.close()
 
 
-def press(widget, key, **modifiers):
-    """A key as ipyevents' frontend reports it."""
-    widget._keyboard._handle_mouse_msg(None, {"type": "keydown", "key": key, **modifiers}, [])
+def press(widget, key, **fields):
+    """A key as ipyevents' frontend reports a real key press (a KeyboardEvent's fields)."""
+    event = {"type": "keydown", "key": key, "code": f"Key{key.upper()}", "location": 0,
+             "repeat": False, "altKey": False, "ctrlKey": False, "metaKey": False,
+             "shiftKey": False, **fields}
+    widget._keyboard._handle_mouse_msg(None, event, [])
 
 
 def shown(widget):
@@ -102,6 +105,9 @@ def test_keys_label_skip_and_undo_and_nothing_else(make_widget, digits):
     press(widget, "a")  # not a key of the widget's
     press(widget, "7", ctrlKey=True)  # a shortcut, not a label
     press(widget, "7", repeat=True)  # a held key
+    replayed = {"type": "keydown", "key": "0", "altKey": False, "ctrlKey": False,
+                "metaKey": False, "shiftKey": False}  # a bare Event: no code, no location
+    widget._keyboard._handle_mouse_msg(None, replayed, [])  # Notebook 7 replaying a key
     assert widget.labeler.current == first and widget.labeler.given == []
 
     press(widget, str(digits[1][first.index]))
