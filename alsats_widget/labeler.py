@@ -3,10 +3,10 @@
 A human must never wait for the server. So a click only writes the label to the label
 file, updates the counters and shows the next sample from a queue of candidates the
 server ranked earlier; the server calls (teach, undo, query, paying as they go) run in
-one worker thread, in order. When the worker catches up it asks for a fresh ranking,
-which replaces the queue. Anything that goes wrong in the worker stops it with a
-``Problem`` the widget shows; the labels stay in the file and in the outbox, and
-``retry()`` carries on where it stopped.
+one worker thread, in order. After each call that changed the model it asks for a fresh
+ranking, which replaces the queue, before it sends more. Anything that goes wrong in the
+worker stops it with a ``Problem`` the widget shows; the labels stay in the file and in
+the outbox, and ``retry()`` carries on where it stopped.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from .labelfile import LabelFile
 
 DEFAULT_CLASSES = list(range(10))
 PLOT_EVERY_SECONDS = 0.3  # the plot redraws at most this often while labels stream in
-CLICK_COALESCE_SECONDS = 0.05  # clicks closer than this are shown together
+CLICKS_SHOWN_PER_SECOND, CLICK_BURST = 20, 3  # faster clicks are shown together
 WAITING = "alsats-waiting"  # the answer buttons' class while there is no sample to label
 WAITING_CSS = f".{WAITING} {{opacity: 0.4; pointer-events: none}}"
 SKIP_KEYS, UNDO_KEYS = ("s", "S"), ("Backspace",)
@@ -76,6 +76,7 @@ class LabelingWidget(widgets.VBox):
         self._plot_later: threading.Timer | None = None
         self._view_lock = threading.Lock()
         self._clicked_at = 0.0
+        self._click_tokens = float(CLICK_BURST)
         self._trailing: threading.Timer | None = None
         self._draw_lock = threading.Lock()
         self._build()
@@ -189,21 +190,26 @@ class LabelingWidget(widgets.VBox):
     def _refresh(self, background: bool) -> None:
         """Show the labeler's state; the plot only from the worker, so clicks stay fast.
 
-        A click within CLICK_COALESCE_SECONDS of the one before (a machine's, or a double
-        click) is shown by one refresh at the end of the run, not one each: the notebook's
-        message channel would drop messages under thousands of updates a minute."""
+        Clicks are shown at once, up to CLICK_BURST in a row and CLICKS_SHOWN_PER_SECOND
+        after that; faster ones (a machine's) are shown together by one refresh a moment
+        later: the notebook's message channel would drop messages under thousands of
+        updates a minute."""
         if not hasattr(self, "labeler"):
             return
         with self._view_lock:  # the click's thread and the worker's: the newest state wins
             now = time.monotonic()
-            if background or now - self._clicked_at >= CLICK_COALESCE_SECONDS:
+            if not background:  # a token bucket: one token a click, refilled at the rate
+                self._click_tokens = min(CLICK_BURST, self._click_tokens + (
+                    now - self._clicked_at) * CLICKS_SHOWN_PER_SECOND)
+                self._clicked_at = now
+            if background or self._click_tokens >= 1:
+                self._click_tokens -= 0 if background else 1
                 self._show_state()
             elif self._trailing is None:
-                self._trailing = threading.Timer(CLICK_COALESCE_SECONDS, self._show_trailing)
+                self._trailing = threading.Timer(1 / CLICKS_SHOWN_PER_SECOND,
+                                                 self._show_trailing)
                 self._trailing.daemon = True
                 self._trailing.start()
-            if not background:
-                self._clicked_at = now
         if background:
             self._draw_plot()
 
