@@ -287,7 +287,8 @@ class LabelingWidget(widgets.VBox):
                 return
             if wait > 0 and not force:
                 if self._plot_later is None or not self._plot_later.is_alive():
-                    self._plot_later = threading.Timer(wait, self._draw_plot)
+                    self._plot_later = threading.Timer(wait, self._draw_plot,
+                                                       kwargs={"force": True})
                     self._plot_later.daemon = True
                     self._plot_later.start()
                 return
