@@ -424,7 +424,3 @@ def describe(exc: Exception, label_file: Any) -> Problem:
         return Problem("server", f"{type(exc).__name__}: {exc}. {saved} Press Retry.")
     return Problem("error", f"Unexpected {type(exc).__name__}: {exc}. {saved} Press Retry.")
 
-
-def _chunks(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
-
