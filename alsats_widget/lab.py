@@ -18,7 +18,7 @@ from pathlib import Path
 
 from backend.lightning.polar import free_ports
 
-from .stack import ENV_VAR, StackError, local_stack
+from .stack import ENV_VAR, StackError, die_with_parent, local_stack
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "notebooks" / "demo.ipynb"
@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}"
     print(f"alsats: JupyterLab on {notebook.name}: {url}", flush=True)
     lab = subprocess.Popen(jupyter_command(notebook, port, token, args.no_browser),
-                           env={**os.environ, ENV_VAR: str(stack.data_dir)})
+                           env={**os.environ, ENV_VAR: str(stack.data_dir)},
+                           preexec_fn=die_with_parent)  # as the stack: no orphan
     signal.signal(signal.SIGTERM, lambda *_: lab.terminate())
     try:
         while True:

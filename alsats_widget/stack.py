@@ -105,7 +105,7 @@ def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
         [sys.executable, "-m", "backend.cli", "--network", str(network), "--node", "alice",
          "--simnet", "--data-dir", str(data_dir / "backend"), "--port", str(port),
          "--price-msat", str(price_msat)],
-        stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+        stdout=log, stderr=subprocess.STDOUT, preexec_fn=_backend_child,
     )
     log.close()
     stack = LocalStack(url, data_dir, network, process)
@@ -130,8 +130,15 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the parent dies (Linux; else a no-op)."""
+def die_with_parent() -> None:
+    """In a child, before exec (``preexec_fn``): SIGTERM when its parent dies, even by
+    kill -9 (Linux; else a no-op), so nothing is left running."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    os.setpgrp()  # Ctrl-C in a terminal goes to the parent, which stops the child cleanly
+
+
+def _backend_child() -> None:
+    """The backend's preexec: it dies with its parent, and Ctrl-C in a terminal goes to
+    the parent only, which stops the backend cleanly."""
+    die_with_parent()
+    os.setpgrp()

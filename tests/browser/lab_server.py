@@ -8,7 +8,6 @@ local stacks they started, go with it.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import secrets
@@ -21,9 +20,9 @@ from pathlib import Path
 
 import psutil
 
+from alsats_widget.stack import die_with_parent
 from backend.lightning.polar import free_ports
 
-PR_SET_PDEATHSIG = 1  # prctl: a signal for this process when its parent dies
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
 
@@ -50,7 +49,7 @@ class JupyterServer:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 self._command(), env=self._environment(), cwd=self.root, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         deadline = time.monotonic() + START_TIMEOUT
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -125,9 +124,3 @@ def _end(processes: list[psutil.Process]) -> None:
         process.kill()
     psutil.wait_procs(alive, timeout=STOP_TIMEOUT)
 
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the test process dies (Linux only), so a
-    killed test run leaves no server behind."""
-    if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import nbformat
+import psutil
 import pytest
 import requests
 
@@ -66,6 +67,29 @@ def test_the_main_job_starts_the_stack_and_jupyterlab_and_stops_both(tmp_path: P
     assert not alive(stack["pid"]), "the backend outlived the main job"
     assert _get(f"http://127.0.0.1:{port}/api/status?token={token}") is None
     assert not (tmp_path / "stack" / "stack.json").exists()
+
+
+@pytest.mark.slow
+def test_nothing_outlives_a_killed_main_job(tmp_path: Path):
+    notebook = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(), notebook)
+    log = tmp_path / "lab.log"
+    with log.open("w") as out:
+        lab = subprocess.Popen(
+            [sys.executable, "-m", "alsats_widget.lab", "--no-browser", "--port",
+             str(free_ports(1)[0]), "--data-dir", str(tmp_path / "stack"), "--notebook",
+             str(notebook)], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        port, token = wait_for(lambda: URL.search(log.read_text()), "the URL").groups()[1:]
+        wait_for(lambda: _get(f"http://127.0.0.1:{port}/api/status?token={token}"),
+                 "JupyterLab to answer")
+        children = psutil.Process(lab.pid).children(recursive=True)
+        assert len(children) >= 2  # the backend and JupyterLab
+    finally:
+        lab.kill()  # kill -9: no cleanup of its own runs
+        lab.wait()
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], f"orphans of the main job: {alive}"
 
 
 def test_a_missing_notebook_is_a_clear_error(tmp_path: Path):
