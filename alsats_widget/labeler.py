@@ -273,7 +273,7 @@ class Labeler:
             return self._send  # sends and rankings take turns: a quick person's queue
         if self._stale:        # is refilled between sends, never left to run dry
             return self._refill
-        if self._holdout is not None and self._evaluated_version != self._model_version \
+        if self._holdout is not None and self._evaluated_version < self._model_version \
                 and self.given:
             return self._evaluate
         if self._balance_stale:
@@ -293,6 +293,7 @@ class Labeler:
             self.client.upload_holdout(self._holdout[0])
         with self._cond:
             self._outbox = deque(("teach", g.index, g.label) for g in self.given)
+            self._model_version, self._evaluated_version = 0, -1  # a new learner counts anew
             self._connected = True
             self._stale = True
 
@@ -361,7 +362,7 @@ class Labeler:
                 taken.add(self.current.index)
             self._queue = [Candidate(s["index"], s["predicted"], s["uncertainty"], version)
                            for s in result["samples"] if s["index"] not in taken]
-            self._model_version = version
+            self._model_version = max(self._model_version, result.get("labels_version", version))
             if self.current is None:
                 self.current = self._queue.pop(0) if self._queue else None
             self._finished = self.current is None and not result["samples"]
@@ -372,9 +373,13 @@ class Labeler:
             self._cond.notify_all()
 
     def _evaluate(self) -> None:
+        """Held-out accuracy of the newest model the server has finished; that may trail
+        the labels (it fits in the background), and the next change asks again."""
+        with self._cond:
+            asked = self._model_version
         result = self.client.holdout_predictions()
         with self._cond:
-            self._evaluated_version = result["model_version"]
+            self._evaluated_version = max(asked, result["model_version"])
             if result["predicted"] is not None:
                 accuracy = float(np.mean(np.asarray(result["predicted"]) == self._holdout[1]))
                 self.holdout_accuracy.append((len(self.given), self._msat_spent(), accuracy))

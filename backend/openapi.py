@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import __version__
+from .learners import ESTIMATORS, STRATEGIES
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _CHALLENGE = {"$ref": "#/components/schemas/Challenge"}
@@ -94,8 +95,11 @@ OPENAPI = {
                 "iterations": {"type": "integer", "minimum": 1},
                 "session_id": {"type": "string"},
                 "mode": {"type": "string", "enum": ["stream", "pool"]},
-                "estimator": {"type": "string"},
-                "strategy": {"type": "string"},
+                "estimator": {"type": "string", "enum": list(ESTIMATORS), "description":
+                              "default: label_spreading in pool mode (pool mode only), "
+                              "random_forest in streamed mode"},
+                "strategy": {"type": "string", "enum": list(STRATEGIES), "description":
+                             "default: margin in pool mode, uncertainty in streamed mode"},
                 "threshold": {"type": "number", "minimum": 0, "maximum": 1},
                 "classes": {"type": "array", "minItems": 2, "items": _LABEL},
             }, ["iterations"]))},
@@ -134,7 +138,7 @@ OPENAPI = {
                       "model_version": _COUNT, "n_holdout": _COUNT, **_CREDITS},
                      ["predicted", "model_version", "n_holdout", "credits_left"]),
                 "predicted is null while the model knows nothing (fewer than two classes "
-                "taught); computed once per model_version."),
+                "taught); computed once per model_version, by the newest model finished."),
                 "the session is in the other mode, or the pool or held-out set is not uploaded"),
         },
         "/query": {"post": _paid(
@@ -144,7 +148,12 @@ OPENAPI = {
             _RESULT,
             "exclude: pool indices never to offer (skipped, or labeled but not taught yet), "
             "at most the pool's size, repeats allowed; fewer than k samples (maybe none) "
-            "come back when fewer remain.")},
+            "come back when fewer remain. No two samples offered are near-duplicates (one "
+            "among the other's nearest neighbours in the pool), nor near-duplicates of an "
+            "excluded sample or of a label the ranking model has not learned yet, while "
+            "others remain. The newest finished model ranks: model_version says which, "
+            "labels_version how many label changes there are (the model may trail them: "
+            "it is fitted in the background, never waited for).")},
         "/teach": {"post": _paid(
             "teach one pool sample's label, or many (one iteration each)",
             {"oneOf": [

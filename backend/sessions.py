@@ -17,6 +17,13 @@ import numpy as np
 
 from .credits import CreditLedger, SessionRecord
 from .learners import LearnerError, PoolLearner, StreamLearner
+from .learners.registry import (
+    DEFAULT_ESTIMATOR,
+    DEFAULT_POOL_ESTIMATOR,
+    DEFAULT_POOL_STRATEGY,
+    DEFAULT_STRATEGY,
+    check_estimator_name,
+)
 
 MODES = ("stream", "pool")
 DEFAULT_CLASSES = list(range(10))  # MNIST's digits, the showcase
@@ -47,14 +54,16 @@ def check_settings(body: dict) -> dict:
     mode = body.get("mode", "stream")
     if mode not in MODES:
         raise LearnerError(f"mode must be one of {list(MODES)}, got {mode!r}")
+    pool = mode == "pool"
     settings = {
         "mode": mode,
-        "estimator": body.get("estimator", "random_forest"),
-        "strategy": body.get("strategy", "uncertainty"),
+        "estimator": body.get("estimator", DEFAULT_POOL_ESTIMATOR if pool else DEFAULT_ESTIMATOR),
+        "strategy": body.get("strategy", DEFAULT_POOL_STRATEGY if pool else DEFAULT_STRATEGY),
         "threshold": body.get("threshold", 0.5),
         "classes": body.get("classes", DEFAULT_CLASSES),
     }
-    _stream_learner(settings)  # the learner checks every setting itself
+    check_estimator_name(settings["estimator"], mode)
+    _stream_learner({**settings, "estimator": DEFAULT_ESTIMATOR})  # checks the others
     return settings
 
 
@@ -98,7 +107,8 @@ class SessionStore:
         with it any held-out set: that is uploaded again for the new pool)."""
         settings = live.settings
         live.learner = PoolLearner(pool, settings["classes"], estimator=settings["estimator"],
-                                   strategy=settings["strategy"], max_pool=max_pool)
+                                   strategy=settings["strategy"], max_pool=max_pool,
+                                   background=True)
         return live.learner
 
     def close(self, session_id: str) -> None:

@@ -18,11 +18,13 @@ class SessionLearner:
     """Base of StreamLearner and PoolLearner; subclasses set ``_model`` and guard state
     with ``_lock`` in every public method."""
 
+    mode = "pool"
+
     def __init__(self, classes: Sequence[Label], estimator: str, strategy: str,
                  random_state: int) -> None:
         self._classes = check_classes(classes)
         self._class_array = np.asarray(self._classes)
-        self._estimator = check_estimator_name(estimator)
+        self._estimator = check_estimator_name(estimator, self.mode)
         self._measure = registry.strategy(strategy)
         self._random_state = check_random_state(random_state)
         self._lock = threading.Lock()
@@ -31,6 +33,10 @@ class SessionLearner:
 
     def _new_model(self) -> SessionClassifier:
         return SessionClassifier(self._classes, self._estimator, self._random_state)
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait for fits still running on the newest labels; True once there are none."""
+        return True
 
     @property
     def classes(self) -> list[Label]:
@@ -44,10 +50,11 @@ class SessionLearner:
 
     @property
     def estimator_(self) -> Any | None:
-        """The fitted scikit-learn estimator, or None while the model knows nothing.
+        """The fitted model as a plain scikit-learn estimator, or None while it knows
+        nothing.
 
         Each fit builds a fresh estimator and never touches it again, so the object
         returned may be used (exported, predicted with) outside the lock.
         """
         with self._lock:
-            return self._model.estimator_ if self._model.__sklearn_is_fitted__() else None
+            return self._model.portable() if self._model.__sklearn_is_fitted__() else None

@@ -8,12 +8,16 @@ import skops.io
 
 from .errors import LearnerError
 
+EXPORT_WAIT = 60.0  # seconds a fit still running may take before the model is taken
+
 
 class HasEstimator(Protocol):
     """What export needs of a learner: its fitted estimator, or None."""
 
     @property
     def estimator_(self) -> object | None: ...
+
+    def settle(self, timeout: float | None = None) -> bool: ...
 
 
 def export_model(learner: HasEstimator) -> bytes:
@@ -22,8 +26,10 @@ def export_model(learner: HasEstimator) -> bytes:
     It is the plain estimator (random forest, pipeline, ...) fitted on the real labels,
     so a client loads it with `skops.io.loads(data, trusted=...)` and nothing of alsats.
     The learner's lock is held only to take the estimator: a fitted estimator is never
-    modified afterwards, so serialising it runs beside later teach calls.
+    modified afterwards, so serialising it runs beside later teach calls. A fit still
+    running in the background is waited for: the model exported knows every label.
     """
+    learner.settle(EXPORT_WAIT)
     estimator = learner.estimator_
     if estimator is None:
         raise LearnerError(

@@ -6,17 +6,23 @@ this wrapper fits the named estimator on the labels themselves (so the exported 
 predicts real labels) and spreads its probabilities into one column per session class.
 With fewer than two distinct labels there is nothing to discriminate: the wrapper stays
 unfitted, and the strategies score every sample 1.0.
+
+In pool mode the model may instead spread labels over the pool's neighbour graph
+(``fit_spread``): the graph is built once per pool and shared by every model version.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .registry import DEFAULT_ESTIMATOR, make_estimator
+from .spreading import UNLABELED, GraphSpreading
 from .strategies import Measure
 from .validation import Label
 
@@ -47,6 +53,26 @@ class SessionClassifier(ClassifierMixin, BaseEstimator):
         self.estimator_ = estimator
         return self
 
+    def fit_spread(self, graph: GraphSpreading, codes: np.ndarray) -> SessionClassifier:
+        """Spread `codes` (a position in classes per pool sample, -1: unlabeled) over a
+        graph built once for the pool (``fit_graph``), which this model shares."""
+        self.classes_ = np.asarray(self.classes)
+        self.n_features_in_ = graph.n_features_in_
+        present = np.unique(codes[codes != UNLABELED])
+        if len(present) < 2:
+            self.estimator_ = None
+            return self
+        self.estimator_ = copy.copy(graph).spread(codes)
+        self.columns_ = present  # the graph's classes_ are the codes it was given
+        return self
+
+    def portable(self) -> Any:
+        """The fitted model as plain scikit-learn, predicting the session's labels."""
+        check_is_fitted(self)
+        if isinstance(self.estimator_, GraphSpreading):
+            return self.estimator_.to_pipeline(classes=self.classes_[self.columns_])
+        return self.estimator_
+
     def __sklearn_is_fitted__(self) -> bool:
         return getattr(self, "estimator_", None) is not None
 
@@ -61,6 +87,8 @@ class SessionClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The inner estimator's own prediction, so an exported model agrees with it."""
         check_is_fitted(self)
+        if isinstance(self.estimator_, GraphSpreading):
+            return self.classes_[self.estimator_.predict(X)]  # its classes are codes
         return self.estimator_.predict(X)
 
 

@@ -1,9 +1,21 @@
 """Pool mode (the widget's): the pool is uploaded once, then query -> teach, one by one.
 
 The learner keeps the pool and the human's labels (pool index -> label) in memory and
-refits a fresh estimator on the labeled samples after every change. Labeled samples are
-fitted in index order, so the model depends on the set of labels, not on the order they
-came in: undoing a label gives back exactly the model from before it.
+fits a fresh model on them after every change: by default label spreading over the
+pool's neighbour graph (built once per pool), or a supervised estimator on the labeled
+samples alone. Labeled samples are fitted in index order, so the model depends on the
+set of labels, not on the order they came in: undoing a label gives back exactly the
+model from before it.
+
+With ``background=True`` (the server's setting) fits run on a shared pool of threads and
+nothing waits for them: teach returns once the label is kept, and a query ranks with the
+newest model that has finished, saying which version that is. A burst of labels costs one
+fit for all of them, not one each.
+
+A query never asks near-duplicates in a row: a sample among the nearest neighbours (in
+the pool's graph) of one already picked, or of one just labeled, skipped or excluded, is
+passed over while others remain. Labeling one of two near-twins tells the model about
+both; asking both wastes the person's time.
 
 It may also keep a held-out set: samples whose labels stay with the client, predicted by
 the newest model so the client can plot held-out accuracy without paying for it.
@@ -11,7 +23,11 @@ the newest model so the client can plot held-out accuracy without paying for it.
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -20,8 +36,9 @@ from .base import SessionLearner
 from .diversity import diverse_sampling
 from .errors import LearnerError
 from .model import SessionClassifier
-from .registry import DEFAULT_ESTIMATOR, DEFAULT_STRATEGY
-from .strategies import top_k
+from .registry import DEFAULT_POOL_ESTIMATOR, DEFAULT_POOL_STRATEGY, POOL_ONLY
+from .spreading import UNLABELED, GraphSpreading
+from .strategies import Answered, top_k
 from .validation import (
     MAX_POOL,
     Label,
@@ -33,6 +50,10 @@ from .validation import (
 )
 
 MAX_QUERY = 1000  # samples per query
+# Background fits of every session share these threads, so a burst of sessions queues
+# up instead of oversubscribing the cores; the web layer's own threads stay free.
+REFITS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="alsats-fit")
+log = logging.getLogger(__name__)
 
 
 class PoolLearner(SessionLearner):
@@ -49,60 +70,153 @@ class PoolLearner(SessionLearner):
         pool: Any,
         classes: Sequence[Label],
         *,
-        estimator: str = DEFAULT_ESTIMATOR,
-        strategy: str = DEFAULT_STRATEGY,
+        estimator: str = DEFAULT_POOL_ESTIMATOR,
+        strategy: str = DEFAULT_POOL_STRATEGY,
         random_state: int = 0,
         max_pool: int = MAX_POOL,
+        background: bool = False,
     ) -> None:
         super().__init__(classes, estimator, strategy, random_state)
         self._pool = check_pool(pool, max_pool)
         self._pool.setflags(write=False)
+        self._background = background
+        self._graph: GraphSpreading | None = None  # the pool's neighbour graph, built once
+        self._graph_lock = threading.Lock()
         self._labels: dict[int, int] = {}  # pool index -> position in classes
-        self._model = self._fit(self._labels)
+        self._model = self._new_model()
+        self._model_version = 0  # the labels version the model was fitted on
+        self._model_labels: dict[int, int] = {}  # and those labels
+        self._fitted = threading.Condition(self._lock)
+        self._fitting = False
         self._holdout: np.ndarray | None = None
         self._holdout_predicted: tuple[int, list[Label] | None] | None = None  # (version, ...)
+        if background:
+            REFITS.submit(self._neighbour_graph)  # ready by the time labels come in
+
+    # -- fitting ---------------------------------------------------------------------
+
+    def _neighbour_graph(self) -> GraphSpreading:
+        """The pool's graph: built on first use (or in the background), then shared."""
+        with self._graph_lock:
+            if self._graph is None:
+                graph = GraphSpreading(random_state=self._random_state)
+                self._graph = graph.fit_graph(self._pool)
+            return self._graph
 
     def _fit(self, labels: dict[int, int]) -> SessionClassifier:
         """A fresh model on `labels`, fitted in index order."""
         index = np.fromiter(sorted(labels), dtype=np.int64, count=len(labels))
         codes = np.fromiter((labels[i] for i in index), dtype=np.int64, count=len(index))
+        if self._estimator in POOL_ONLY:
+            spread = np.full(len(self._pool), UNLABELED, dtype=np.int64)
+            spread[index] = codes
+            return self._new_model().fit_spread(self._neighbour_graph(), spread)
         return self._new_model().fit(self._pool[index], self._class_array[codes])
 
-    def _commit(self, labels: dict[int, int], model: SessionClassifier) -> None:
-        self._labels, self._model = labels, model
+    def _commit(self, labels: dict[int, int]) -> None:
+        """Keep new labels (lock held); fit on them first (a failed fit changes
+        nothing), or in the background."""
+        if not self._background:
+            self._model, self._model_labels = self._fit(labels), labels
+            self._model_version = self._version + 1
+        self._labels = labels
         self._version += 1
+        if self._background and not self._fitting:
+            self._fitting = True
+            REFITS.submit(self._fit_until_current)
+
+    def _fit_until_current(self) -> None:
+        """Fit on the newest labels until no change came in meanwhile (one fit per
+        burst); runs on REFITS, taking the lock only to read and to publish."""
+        while True:
+            with self._lock:
+                if self._model_version == self._version:
+                    self._fitting = False
+                    self._fitted.notify_all()
+                    return
+                labels, version = self._labels, self._version
+            try:
+                model = self._fit(labels)
+            except Exception:  # a bug, not the client's: keep the last good model
+                log.exception("background fit failed; the previous model stays in use")
+                with self._lock:
+                    self._fitting = False
+                    self._fitted.notify_all()
+                return
+            with self._lock:
+                self._model, self._model_version, self._model_labels = model, version, labels
+                self._fitted.notify_all()
+
+    def settle(self, timeout: float | None = None) -> bool:
+        """Wait until the model is fitted on the newest labels (tests, benchmarks, a
+        client that prefers to wait); False if `timeout` passed first."""
+        with self._fitted:
+            return self._fitted.wait_for(
+                lambda: self._model_version == self._version or not self._fitting, timeout)
+
+    # -- asking ----------------------------------------------------------------------
 
     def query(self, k: int = 1, exclude: Sequence[int] = ()) -> dict:
-        """The k most uncertain unlabeled samples not in `exclude` (fewer near the end).
+        """The k most uncertain unlabeled samples not in `exclude` (fewer near the end),
+        no two of them near-duplicates -> samples, model_version (of the model that
+        ranked them) and labels_version (the newest labels; the model may trail them).
 
         `exclude` lists samples the human skipped, or labeled but has not taught yet.
         Before the model is fitted they count as covered, like labels: the spread moves
         away from them too. Repeated indices are allowed.
         """
-        with self._lock:
-            k = check_int(k, "k", 1, MAX_QUERY)
-            excluded = check_indices(exclude, len(self._pool), "exclude")
+        k = check_int(k, "k", 1, MAX_QUERY)
+        excluded = check_indices(exclude, len(self._pool), "exclude")
+        with self._lock:  # a snapshot; the ranking itself runs beside teach calls
             labeled = np.fromiter(self._labels, dtype=np.int64, count=len(self._labels))
-            taken = np.union1d(labeled, excluded)
-            k = min(k, len(self._pool) - len(taken))
-            samples: list[dict] = []
-            if k == 0:
-                pass
-            elif not self._model.__sklearn_is_fitted__():
-                picked = diverse_sampling(
-                    self._pool, k, labeled=taken, random_state=self._random_state
-                )
-                samples = [{"index": int(i), "uncertainty": 1.0, "predicted": None} for i in picked]
-            else:
-                scores = self._measure(self._model, self._pool)
-                scores[taken] = -np.inf
-                picked = top_k(scores, k, self._random_state)
-                predicted = self._model.predict(self._pool[picked]).tolist()
-                samples = [
-                    {"index": int(i), "uncertainty": float(scores[i]), "predicted": label}
-                    for i, label in zip(picked, predicted, strict=True)
-                ]
-            return {"samples": samples, "model_version": self._version}
+            unseen = np.asarray([i for i in self._labels if i not in self._model_labels],
+                                dtype=np.int64)
+            model, model_version, version = self._model, self._model_version, self._version
+        taken = np.union1d(labeled, excluded)
+        k = min(k, len(self._pool) - len(taken))
+        samples: list[dict] = []
+        if k == 0:
+            pass
+        elif not model.__sklearn_is_fitted__():
+            picked = diverse_sampling(
+                self._pool, k, labeled=taken, random_state=self._random_state
+            )
+            samples = [{"index": int(i), "uncertainty": 1.0, "predicted": None} for i in picked]
+        else:
+            answered = Answered(model.predict_proba(self._pool), model.classes_)
+            scores = self._measure(answered, self._pool)
+            scores[taken] = -np.inf
+            picked = self._pick(scores, k, recent=np.union1d(excluded, unseen))
+            predicted = model.classes_[answered.proba[picked].argmax(axis=1)].tolist()
+            samples = [
+                {"index": int(i), "uncertainty": float(scores[i]), "predicted": label}
+                for i, label in zip(picked, predicted, strict=True)
+            ]
+        return {"samples": samples, "model_version": model_version, "labels_version": version}
+
+    def _pick(self, scores: np.ndarray, k: int, recent: np.ndarray) -> np.ndarray:
+        """The k best scores, skipping the graph neighbours of samples picked before
+        them or `recent`; near-duplicates fill in only if nothing else is left."""
+        order = top_k(scores, len(scores), self._random_state)
+        order = order[np.isfinite(scores[order])]
+        if (k == 1 and not len(recent)) or len(order) <= k:
+            return order[:k]
+        graph = self._graph
+        if graph is None:
+            if self._background:  # still being built: rank without it rather than wait
+                return order[:k]
+            graph = self._neighbour_graph()
+        near = np.zeros(len(scores), dtype=bool)
+        near[graph.indices_[recent].ravel()] = True
+        picked: list[int] = []
+        for i in order:
+            if not near[i]:
+                picked.append(int(i))
+                if len(picked) == k:
+                    return np.asarray(picked, dtype=np.int64)
+                near[graph.indices_[i]] = True
+        fill = order[~np.isin(order, picked)][: k - len(picked)]
+        return np.concatenate([np.asarray(picked, dtype=np.int64), fill])
 
     def teach(self, index: int, label: Label) -> dict:
         """Label one pool sample and refit; a second label for an index replaces the first.
@@ -117,7 +231,7 @@ class PoolLearner(SessionLearner):
             previous = self._labels.get(i)
             if previous != code:
                 labels = {**self._labels, i: code}
-                self._commit(labels, self._fit(labels))
+                self._commit(labels)
             return {
                 "index": i,
                 "label": self._classes[code],
@@ -152,7 +266,7 @@ class PoolLearner(SessionLearner):
             replaced = sum(1 for i in new if i in self._labels)
             merged = {**self._labels, **new}
             if merged != self._labels:
-                self._commit(merged, self._fit(merged))
+                self._commit(merged)
             return {
                 "n_labeled": len(self._labels),
                 "model_version": self._version,
@@ -167,7 +281,7 @@ class PoolLearner(SessionLearner):
                 raise LearnerError(f"pool sample {i} has no label to undo")
             labels = {j: c for j, c in self._labels.items() if j != i}
             removed = self._labels[i]
-            self._commit(labels, self._fit(labels))
+            self._commit(labels)
             return {
                 "index": i,
                 "label": self._classes[removed],
@@ -194,19 +308,20 @@ class PoolLearner(SessionLearner):
         with self._lock:
             if self._holdout is None:
                 raise LearnerError("no held-out set: upload one first")
-            if self._holdout_predicted is None or self._holdout_predicted[0] != self._version:
-                predicted = (
-                    self._model.predict(self._holdout).tolist()
-                    if self._model.__sklearn_is_fitted__()
-                    else None
-                )
-                self._holdout_predicted = (self._version, predicted)
-            predicted = self._holdout_predicted[1]
-            return {
-                "predicted": None if predicted is None else list(predicted),
-                "model_version": self._version,
-                "n_holdout": len(self._holdout),
-            }
+            holdout, cached = self._holdout, self._holdout_predicted
+            model, version = self._model, self._model_version
+        if cached is None or cached[0] != version:
+            predicted = model.predict(holdout).tolist() if model.__sklearn_is_fitted__() \
+                else None
+            cached = (version, predicted)
+            with self._lock:
+                if self._holdout is holdout:
+                    self._holdout_predicted = cached
+        return {
+            "predicted": None if cached[1] is None else list(cached[1]),
+            "model_version": version,
+            "n_holdout": len(holdout),
+        }
 
     def labels(self) -> dict[int, Label]:
         """A copy of the labels taught so far, pool index -> label."""

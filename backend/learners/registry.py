@@ -11,10 +11,13 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .errors import LearnerError
+from .spreading import GraphSpreading
 from .strategies import Measure, entropy_score, margin_score, uncertainty_score
 
-DEFAULT_ESTIMATOR = "random_forest"
+DEFAULT_ESTIMATOR = "random_forest"  # streamed mode, the seed's
 DEFAULT_STRATEGY = "uncertainty"
+DEFAULT_POOL_ESTIMATOR = "label_spreading"  # pool mode: it learns from the pool itself
+DEFAULT_POOL_STRATEGY = "margin"
 
 
 def _random_forest(random_state: int) -> ClassifierMixin:
@@ -33,11 +36,17 @@ def _logistic_regression(random_state: int) -> ClassifierMixin:
     )
 
 
+def _label_spreading(random_state: int) -> ClassifierMixin:
+    return GraphSpreading(random_state=random_state)
+
+
 ESTIMATORS: dict[str, Callable[[int], ClassifierMixin]] = {
     "random_forest": _random_forest,
     "gradient_boosting": _gradient_boosting,
     "logistic_regression": _logistic_regression,
+    "label_spreading": _label_spreading,
 }
+POOL_ONLY = frozenset({"label_spreading"})  # they need the unlabeled pool to learn from
 
 STRATEGIES: dict[str, Measure] = {
     "uncertainty": uncertainty_score,
@@ -50,10 +59,14 @@ def _unknown(kind: str, name: object, known: dict) -> LearnerError:
     return LearnerError(f"unknown {kind} {repr(name)[:40]}: expected one of {', '.join(known)}")
 
 
-def check_estimator_name(name: object) -> str:
-    """The name itself, if ESTIMATORS knows it."""
+def check_estimator_name(name: object, mode: str = "pool") -> str:
+    """The name itself, if ESTIMATORS knows it and it works in `mode`."""
     if not isinstance(name, str) or name not in ESTIMATORS:
         raise _unknown("estimator", name, ESTIMATORS)
+    if mode == "stream" and name in POOL_ONLY:
+        raise LearnerError(f"{name} learns from the unlabeled pool, so it works in pool "
+                           f"mode only; streamed mode takes one of "
+                           f"{', '.join(n for n in ESTIMATORS if n not in POOL_ONLY)}")
     return name
 
 

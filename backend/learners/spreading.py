@@ -6,21 +6,40 @@ samples near it, and on along the pool's own shape, so a handful of labels alrea
 separate the clusters that the pool's digits form. Building the graph is the expensive
 part (a PCA and a neighbour search, once per pool); spreading a new set of labels over
 it is a few sparse products, milliseconds for 10,000 samples. ``fit`` does both;
-``spread`` re-uses the graph, which is what a learner does after each label.
+``fit_graph`` builds the graph alone and ``spread`` re-uses it, which is what a learner
+does after each label.
+
+A supervised readout lifts it further: an RBF support vector machine trained on the
+pool's spread labels (each weighted by how sure the spread is) answers for samples
+outside the pool, where the neighbours' vote would only copy the spread's mistakes.
+On MNIST it adds one to two points of held-out accuracy once there are a hundred labels.
+It is fitted on first use after each spread, so a spread stays a matter of milliseconds.
+
+Two more choices lift it on images. Samples are scaled to unit length before the PCA
+(``normalize``), so neighbours are found by the angle between them: a digit drawn with
+more ink is still near its thinner twin. And each class's spread mass is scaled to the
+same total (``class_mass``, Zhu et al. 2003), so a class with few labels is not swamped
+by one with many while the labels are still few.
 
 It follows scikit-learn's semi-supervised convention (``fit(X, y)`` with -1 for the
 unlabeled samples, ``transduction_``, ``label_distributions_``) and answers
-``predict_proba`` for any sample, in the pool or not, by its neighbours in the pool, so
+``predict_proba`` for any sample: for the samples it was fitted on (the very array) it
+is their spread labels, for others a weighted vote of their neighbours in the pool, so
 modAL's uncertainty measures work on it as on any classifier.
 """
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.decomposition import PCA
-from sklearn.neighbors import NearestNeighbors
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import Normalizer
+from sklearn.svm import SVC
 from sklearn.utils.validation import check_array, check_is_fitted
 
 UNLABELED = -1
@@ -35,34 +54,46 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, n_components: int = 50, n_neighbors: int = 10, alpha: float = 0.99,
-                 n_iter: int = 40, random_state: int = 0) -> None:
+                 n_iter: int = 40, normalize: bool = True, class_mass: bool = True,
+                 readout: bool = True, readout_samples: int = 10_000,
+                 random_state: int = 0) -> None:
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.alpha = alpha
         self.n_iter = n_iter
+        self.normalize = normalize
+        self.class_mass = class_mass
+        self.readout = readout
+        self.readout_samples = readout_samples
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> GraphSpreading:
         """Build the graph of X (all samples, labeled or not) and spread y (-1: unlabeled)."""
-        X = check_array(X, dtype=np.float64)
+        return self.fit_graph(X).spread(y)
+
+    def fit_graph(self, X: np.ndarray) -> GraphSpreading:
+        """Build the graph of X alone: the part done once per pool."""
+        X_checked = check_array(X, dtype=(np.float64, np.float32))
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be between 0 and 1, got {self.alpha!r}")
-        if len(X) < 2:
+        if len(X_checked) < 2:
             raise ValueError("GraphSpreading needs at least 2 samples")
-        self.n_features_in_ = X.shape[1]
-        components = min(self.n_components, X.shape[0], X.shape[1])
-        self.pca_ = PCA(components, random_state=self.random_state).fit(X)
-        embedding = self.pca_.transform(X)
-        self.k_ = min(self.n_neighbors, len(X) - 1)
+        self.n_features_in_ = X_checked.shape[1]
+        self.X_fit_ = X  # the caller's array: predict_proba(X_fit_) answers from the spread
+        components = min(self.n_components, *X_checked.shape)
+        self.pca_ = PCA(components, random_state=self.random_state).fit(self._scaled(X_checked))
+        embedding = self.pca_.transform(self._scaled(X_checked))
+        self.k_ = min(self.n_neighbors, len(X_checked) - 1)
         self.neighbors_ = NearestNeighbors(n_neighbors=self.k_ + 1).fit(embedding)
         distances, indices = self.neighbors_.kneighbors(embedding)
-        distances, indices = distances[:, 1:], indices[:, 1:]  # not itself
+        distances, self.indices_ = distances[:, 1:], indices[:, 1:]  # not itself
         self.sigma_ = max(float(np.median(distances[:, -1])), TINY)
-        self.affinity_ = _normalized_affinity(_weights(distances, self.sigma_), indices)
-        return self.spread(y)
+        self.affinity_ = _normalized_affinity(_weights(distances, self.sigma_), self.indices_)
+        self._voters: dict = {}  # out-of-pool samples' neighbours, shared by copies
+        return self
 
     def spread(self, y: np.ndarray) -> GraphSpreading:
-        """Spread new labels over the graph ``fit`` built: the fast path after a label."""
+        """Spread new labels over the graph ``fit_graph`` built: the fast path per label."""
         check_is_fitted(self, "affinity_")
         y = np.asarray(y)
         if y.shape != (self.affinity_.shape[0],):
@@ -77,26 +108,87 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         spread = seeds
         for _ in range(self.n_iter):
             spread = self.alpha * (self.affinity_ @ spread) + (1 - self.alpha) * seeds
+        if self.class_mass:
+            spread = spread / np.maximum(spread.sum(axis=0, keepdims=True), TINY)
         spread[labeled] = seeds[labeled]
         self.label_distributions_ = _rows_summing_to_one(spread)
         self.transduction_ = self.classes_[self.label_distributions_.argmax(axis=1)]
+        self.labeled_ = labeled
+        self._readout = None  # this spread's own, fitted when first needed
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Each sample's class probabilities: its neighbours' in the pool, weighted."""
+        """Each sample's class probabilities: its spread labels if X is the array fitted,
+        else its neighbours' in the pool, weighted by closeness."""
         check_is_fitted(self, "label_distributions_")
-        X = check_array(X, dtype=np.float64)
-        distances, indices = self.neighbors_.kneighbors(self.pca_.transform(X),
-                                                        n_neighbors=self.k_)
+        if X is self.X_fit_:
+            return self.label_distributions_
+        weights, indices = self._neighbours_of(X)
+        return np.einsum("nk,nkc->nc", weights, self.label_distributions_[indices])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The spread label for the samples fitted; for others the readout's answer
+        (with ``readout=False``, the most probable class of ``predict_proba``)."""
+        check_is_fitted(self, "label_distributions_")
+        if X is self.X_fit_ or not self.readout:
+            return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        embedded = self.pca_.transform(self._scaled(check_array(X, dtype=(np.float64,
+                                                                            np.float32))))
+        return self.readout_().predict(embedded)
+
+    def readout_(self) -> SVC:
+        """The SVM trained on this spread's labels (fitted once, on first use)."""
+        check_is_fitted(self, "label_distributions_")
+        if self._readout is None:
+            embedding = self.neighbors_._fit_X
+            rows = np.flatnonzero(self.labeled_)
+            others = np.flatnonzero(~self.labeled_)
+            room = max(self.readout_samples - len(rows), 0)
+            if len(others) > room:
+                rng = np.random.default_rng(self.random_state)
+                others = np.sort(rng.choice(others, room, replace=False))
+            rows = np.concatenate([rows, others])
+            self._readout = SVC(C=10, gamma="scale", random_state=self.random_state).fit(
+                embedding[rows], self.transduction_[rows],
+                sample_weight=self.label_distributions_[rows].max(axis=1))
+        return self._readout
+
+    def to_pipeline(self, classes: np.ndarray | None = None) -> Pipeline:
+        """What ``predict`` does for new samples as a plain scikit-learn pipeline
+        (normalizer, this PCA, the readout or a neighbours' vote on the spread labels),
+        for those who load models trusting scikit-learn's types only. ``classes``
+        renames ``classes_`` (e.g. codes to a session's labels)."""
+        check_is_fitted(self, "label_distributions_")
+        names = self.classes_ if classes is None else np.asarray(classes)
+        if self.readout:
+            last = copy.deepcopy(self.readout_())
+            last.classes_ = names  # SVC predicts classes_[its decision]
+        else:
+            last = KNeighborsClassifier(n_neighbors=self.k_, weights="distance").fit(
+                self.neighbors_._fit_X, names[self.label_distributions_.argmax(axis=1)])
+        steps = [Normalizer().fit(self.X_fit_[:1])] if self.normalize else []
+        return make_pipeline(*steps, self.pca_, last)
+
+    def _scaled(self, X: np.ndarray) -> np.ndarray:
+        if not self.normalize:
+            return X
+        return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), TINY)
+
+    def _neighbours_of(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """X's neighbours in the pool and their weights, kept for the last X asked about
+        (a held-out set is asked about once per label; the graph never changes)."""
+        cached = self._voters.get("last")
+        if cached is not None and cached[0] is X:
+            return cached[1], cached[2]
+        checked = check_array(X, dtype=(np.float64, np.float32))
+        distances, indices = self.neighbors_.kneighbors(
+            self.pca_.transform(self._scaled(checked)), n_neighbors=self.k_)
         weights = _weights(distances, self.sigma_)
         far = weights.sum(axis=1) < TINY  # far from every neighbour: count them equally
         weights[far] = 1.0
         weights /= weights.sum(axis=1, keepdims=True)
-        return np.einsum("nk,nkc->nc", weights, self.label_distributions_[indices])
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        proba = self.predict_proba(X)  # first: it says so clearly if not fitted
-        return self.classes_[proba.argmax(axis=1)]
+        self._voters["last"] = (X, weights, indices)
+        return weights, indices
 
 
 def _weights(distances: np.ndarray, sigma: float) -> np.ndarray:

@@ -62,6 +62,22 @@ def entropy_score(model: Any, X: np.ndarray) -> np.ndarray:
     return np.clip(scaled, 0.0, 1.0)
 
 
+class Answered:
+    """A model's predict_proba for one X, computed once: a measure and the predicted
+    labels then share it (a forest's predict_proba over a pool is the costly part)."""
+
+    def __init__(self, proba: np.ndarray, classes: np.ndarray) -> None:
+        self.proba, self.classes_ = proba, classes
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        if len(X) != len(self.proba):
+            raise ValueError(f"answered for {len(self.proba)} samples, asked about {len(X)}")
+        return self.proba
+
+
 def top_k(scores: np.ndarray, n: int, random_state: int) -> np.ndarray:
     """Indices of the n highest scores, highest first; ties in a seeded random order.
 

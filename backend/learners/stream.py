@@ -34,6 +34,8 @@ class StreamLearner(SessionLearner):
     The first call (train or label) fixes the number of features for the session.
     """
 
+    mode = "stream"
+
     def __init__(
         self,
         classes: Sequence[Label],
