@@ -44,6 +44,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 UNLABELED = -1
 TINY = 1e-12
+PCA_SAMPLES = 10_000  # a larger pool's PCA is fitted on a sample of it, then applied to all
 
 
 class GraphSpreading(ClassifierMixin, BaseEstimator):
@@ -81,8 +82,12 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X_checked.shape[1]
         self.X_fit_ = X  # the caller's array: predict_proba(X_fit_) answers from the spread
         components = min(self.n_components, *X_checked.shape)
-        self.pca_ = PCA(components, random_state=self.random_state).fit(self._scaled(X_checked))
-        embedding = self.pca_.transform(self._scaled(X_checked))
+        scaled = self._scaled(X_checked)
+        rng = np.random.default_rng(self.random_state)
+        sample = scaled if len(scaled) <= PCA_SAMPLES else \
+            scaled[rng.choice(len(scaled), PCA_SAMPLES, replace=False)]
+        self.pca_ = PCA(components, random_state=self.random_state).fit(sample)
+        embedding = self.pca_.transform(scaled)
         self.k_ = min(self.n_neighbors, len(X_checked) - 1)
         self.neighbors_ = NearestNeighbors(n_neighbors=self.k_ + 1).fit(embedding)
         distances, indices = self.neighbors_.kneighbors(embedding)

@@ -49,7 +49,7 @@ async def test_nothing_user_sent_is_on_disk(backend, config):
     await backend.stop()
 
     needles = [repr(marker).encode(), np.float64(marker).tobytes(), pool.tobytes()[:64],
-               pool[3].tobytes()]
+               pool[3].tobytes(), pool[3].astype(np.float32).tobytes()]
     files = [p for p in config.data_dir.rglob("*") if p.is_file()]
     assert files
     for path in files:
