@@ -1,14 +1,22 @@
 """Click-to-next-sample latency through LabelingWidget's own code path, payment included.
 
 Each run starts a local stack (``alsats-backend --simnet`` in a subprocess, fresh data dir,
-free ports, 1 sat an iteration) and, for each level of labels already given (0, 100 and
-1,000 by default), a LabelingWidget on the 10,000 MNIST test digits with bob's wallet paying
-per iteration. A level's labels (true labels of seeded random digits) are written to a label
-file first, so the widget resumes them: one paid teach of them all. Then, per level:
+free ports, 1 sat an iteration) and, for each pool and each level of labels already given
+(0, 100 and 1,000 by default), a LabelingWidget with bob's wallet paying per iteration.
+The pools (``--pools``): the 10,000 MNIST test digits, and 60,000 samples made of the
+15,000 real digits with small shifts (``pools.shifted_pool``). The session is pool mode's
+default: label spreading, margin sampling, fitted in the background. A level's labels
+(true labels of seeded random digits) are written to a label file first, so the widget
+resumes them: one paid teach of them all. Then, per level:
 
-- ``click``: a person who takes their time. Wait until the server has learned every label
-  and ranked afresh, then press the true label's button; timed from the click until the
-  widget shows the next sample (``Button.click()`` returns with the new image set).
+Once the widget has resumed, the benchmark waits until the server's model has caught up
+with the labels (``model_ready_s``: the pool's graph is built once per upload, in the
+background; meanwhile queries get the cold start's spread-out samples). Then:
+
+- ``click``: a person who takes their time. Wait until the server has taken every label
+  and ranked afresh (with the newest model it has finished), then press the true label's
+  button; timed from the click until the widget shows the next sample
+  (``Button.click()`` returns with the new image set).
 - ``fresh``: from that same click until the server has learned the label and the queue
   holds a fresh ranking (teach, paid, + query): what the widget hides from the person.
 - ``brisk``: a quick person, one click every ``--pace`` seconds (0.3), never waiting for
@@ -23,11 +31,13 @@ Every figure is the median across runs of its per-run p50 (or p95). The MNIST fo
 ``../shared/data/mnist`` from the repository root, or $ALSATS_MNIST_DIR. Usage::
 
     python benchmarks/widget_latency.py [--clicks N] [--runs R] [--levels 0,100,1000]
+                                        [--pools 10k,60k]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -45,6 +55,7 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
 import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
 from paid_iteration import load_mnist, mnist_dir  # noqa: E402
+from pools import POOLS, shifted_pool  # noqa: E402
 from report import rounded, summary_ms, table  # noqa: E402
 
 from alsats_widget import LabelingWidget, local_stack  # noqa: E402
@@ -137,9 +148,21 @@ def baseline(widget: LabelingWidget, images: np.ndarray, labels: np.ndarray,
     return times
 
 
+def caught_up(client) -> float:
+    """Wait until the server's newest model knows every label (it fits in the background;
+    for a new pool it first builds the pool's graph); the perf_counter when it does."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        answer = client.query(1)
+        if answer["model_version"] == answer["labels_version"]:
+            return time.perf_counter()
+        time.sleep(0.05)
+    raise BenchmarkError("the server's model never caught up with the labels")
+
+
 def one_level(stack, images: np.ndarray, labels: np.ndarray, level: int,
               args: argparse.Namespace, folder: Path) -> dict:
-    path = folder / f"labels-{level}.jsonl"
+    path = folder / f"labels-{len(images)}-{level}.jsonl"
     seed_labels(path, images, labels, level, args.seed + level)
     client = stack.client("bob", mode="pool", max_payment_msat=10**9, budget_msat=10**12)
     started = time.perf_counter()
@@ -149,6 +172,7 @@ def one_level(stack, images: np.ndarray, labels: np.ndarray, level: int,
         resumed = time.perf_counter() - started
         if client.session_info()["n_labeled"] != level:
             raise BenchmarkError(f"the server did not learn the {level} resumed labels")
+        model_ready = caught_up(client) - started
         paced_clicks(widget, labels, args.warmup)
         clicks, fresh = paced_clicks(widget, labels, args.clicks)
         brisk = unpaced_clicks(widget, labels, args.clicks, args.pace)
@@ -163,23 +187,26 @@ def one_level(stack, images: np.ndarray, labels: np.ndarray, level: int,
     finally:
         widget.close()
         client.close()
-    return {"labels_at_start": level, "resume_s": resumed,
+    return {"labels_at_start": level, "resume_s": resumed, "model_ready_s": model_ready,
             "iterations_paid": status.iterations_paid, "msat_spent": status.msat_spent,
             "click": summary_ms(clicks), "fresh": summary_ms(fresh),
             "brisk": summary_ms(brisk), "burst": summary_ms(burst), "baseline": summary_ms(base)}
 
 
-def one_run(images: np.ndarray, labels: np.ndarray, args: argparse.Namespace,
+def one_run(pools: dict[str, tuple[np.ndarray, np.ndarray]], args: argparse.Namespace,
             run: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="alsats-widget-bench-") as tmp:
         folder = Path(tmp)
         with local_stack(folder / "stack", price_msat=PRICE_MSAT, reuse=False) as stack:
             levels = {}
-            for level in args.levels:
+            for (name, (images, labels)), level in itertools.product(pools.items(),
+                                                                     args.levels):
                 began = time.perf_counter()
-                levels[str(level)] = one_level(stack, images, labels, level, args, folder)
-                figures = levels[str(level)]
-                print(f"run {run}/{args.runs}, {level:>5} labels: "
+                key = f"{name}/{level}"
+                levels[key] = one_level(stack, images, labels, level, args, folder)
+                figures = levels[key]
+                print(f"run {run}/{args.runs}, pool {name}, {level:>5} labels: "
+                      f"model ready after {figures['model_ready_s']:.1f}s, "
                       f"click p50 {figures['click']['p50_ms']:.2f} ms, "
                       f"brisk p95 {figures['brisk']['p95_ms']:.1f} ms, "
                       f"burst p95 {figures['burst']['p95_ms']:.1f} ms, "
@@ -196,10 +223,11 @@ def flatten(run: dict) -> dict[str, float]:
             figures[f"{key}_p95_ms@{level}"] = detail[key]["p95_ms"]
         figures[f"baseline_over_click_p50@{level}"] = (detail["baseline"]["p50_ms"]
                                                        / detail["click"]["p50_ms"])
+        figures[f"model_ready_s@{level}"] = detail["model_ready_s"]
     return figures
 
 
-def figure_labels(levels: list[int]) -> list[tuple[str, str, str]]:
+def figure_labels(levels: list[str]) -> list[tuple[str, str, str]]:
     rows = []
     for level in levels:
         for key, what in (("click", "click to next sample"), ("brisk", "brisk clicks"),
@@ -209,6 +237,7 @@ def figure_labels(levels: list[int]) -> list[tuple[str, str, str]]:
                 rows.append((f"{key}_{q}_ms@{level}", f"{level} labels: {what} {q}", "ms"))
         rows.append((f"baseline_over_click_p50@{level}",
                      f"{level} labels: baseline p50 / click p50", "x"))
+        rows.append((f"model_ready_s@{level}", f"{level} labels: opened to model ready", "s"))
     return rows
 
 
@@ -226,6 +255,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--levels", default="0,100,1000",
                         help="labels already given, comma-separated (0,100,1000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resumed labels (0)")
+    parser.add_argument("--pools", default=",".join(POOLS),
+                        help=f"pools to label, comma-separated ({','.join(POOLS)})")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="where the JSON goes (benchmarks/results/widget_latency.json)")
     args = parser.parse_args(argv)
@@ -238,6 +269,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                      "--pace at least 0")
     if not all(0 <= level <= 9000 for level in args.levels):  # room for the clicks
         parser.error("each level must be between 0 and 9000 labels")
+    args.pools = args.pools.split(",")
+    if not set(args.pools) <= set(POOLS):
+        parser.error(f"--pools takes {', '.join(POOLS)}, comma-separated")
     if args.runs < 3:
         print(f"note: {args.runs} run(s); medians are meant to be taken over 3 or more",
               file=sys.stderr)
@@ -253,10 +287,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"widget_latency: {exc}", file=sys.stderr)
         return 2
     print(f"MNIST: {len(images)} digits from {shown_as}", flush=True)
+    pools = {"10k": (images, labels)}
+    if "60k" in args.pools:
+        shifted = shifted_pool()
+        pools["60k"] = (shifted.images, shifted.labels)
+    pools = {name: pools[name] for name in args.pools}
     started = time.perf_counter()
-    runs = [one_run(images, labels, args, r) for r in range(1, args.runs + 1)]
+    runs = [one_run(pools, args, r) for r in range(1, args.runs + 1)]
     per_run = [flatten(run) for run in runs]
-    rows = figure_labels(args.levels)
+    rows = figure_labels([f"{p}/{level}" for p in args.pools for level in args.levels])
     medians = {key: statistics.median(f[key] for f in per_run) for key, _, _ in rows}
     report = rounded({
         "benchmark": "widget_latency",
@@ -265,11 +304,13 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": {
             "runs": args.runs, "clicks": args.clicks, "baseline": args.baseline,
             "warmup": args.warmup, "levels": args.levels, "pace_s": args.pace, "seed": args.seed,
-            "pool": "MNIST test digits, uint8 (10000, 28, 28)",
+            "pools": {"10k": "MNIST test digits, uint8 (10000, 28, 28)",
+                      "60k": "the 15,000 real digits x4, shifted up to 2 px (60000, 28, 28)"},
             "data": {"mnist_dir": shown_as, "files": sums},
             "price_msat": PRICE_MSAT, "block_size": 1, "prefetch": 8,
             "stack": "local_stack(): alsats-backend --simnet in a subprocess, loopback",
-            "session": "pool mode, random forest, uncertainty sampling (the defaults)",
+            "session": "pool mode's defaults: label_spreading, margin sampling, fitted in "
+                       "the background",
         },
         "environment": {
             "python": sys.version.split()[0], "platform": platform.platform(),
