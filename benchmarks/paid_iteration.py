@@ -8,9 +8,11 @@ digits as one .npy, teaches 1,000 true labels of seeded random digits in one bat
 then measures, N iterations each:
 
 - ``teach``: POST /teach of the most uncertain digit (found by an untimed POST /query)
-  with a prepaid block of credits; the server refits the forest on all labels;
+  with a prepaid block of credits; the server keeps the label and refits the forest on
+  all labels in the background (the answer does not wait for it);
 - ``bare_fit``: right after each teach, the baseline without HTTP or payment:
-  ``make_estimator("random_forest")`` fitted in process on exactly the same labels;
+  ``make_estimator("random_forest")`` fitted in process on exactly the same labels: what
+  a teach cost before fits moved to the background;
 - ``payg``: then pay as you go: buy one iteration for the session (POST /pay/initialize
   -> 402), pay the invoice with bob's node, POST /teach with the new credential, end to
   end; ``payment`` is its initialize + send_payment part;
@@ -340,6 +342,8 @@ async def query_phase(session: Session, learner: PoolLearner, count: int,
     """POST /query {k: 1}, each followed by the session's own PoolLearner.query(1)."""
     samples: dict[str, list[int]] = {"query": [], "direct_query": [],
                                      "query_minus_direct": []}
+    if not learner.settle(600):  # both must rank with the same model
+        raise BenchmarkError("the session's background fit did not finish")
     for i in range(warmup + count):
         if i == warmup:
             gc.collect()

@@ -51,7 +51,16 @@ async def test_initialize_answers_402_with_the_contracts_fields(buyer):
         header = response.headers["WWW-Authenticate"]
     assert body["iterations"] == 7 and body["amount_msat"] == 35
     assert f'invoice="{body["payment_request"]}"' in header
-    assert body["settings"]["estimator"] == "random_forest"
+    assert body["settings"]["estimator"] == "random_forest"  # streamed mode: the seed's
+
+
+async def test_pool_mode_defaults_to_the_learner_that_uses_the_pool(buyer):
+    async with buyer.http.post("/pay/initialize",
+                               json={"iterations": 1, "mode": "pool"}) as response:
+        body = await response.json()
+    assert response.status == 402
+    assert (body["settings"]["estimator"], body["settings"]["strategy"]) == (
+        "label_spreading", "margin")
 
 
 @pytest.mark.parametrize("scheme", ["L402", "LSAT", "l402"])
