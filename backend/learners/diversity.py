@@ -43,9 +43,10 @@ def diverse_sampling(
     n = min(n, len(candidates))
     if n == 0:
         return np.empty(0, dtype=np.int64)
-    pts = X[candidates]
+    pts = X[candidates].astype(np.float64)  # a pool may hold uint8 pixels
     # Distance to the nearest labeled sample; inf while nothing is labeled.
-    d2 = _min_sq_dist(pts, X[labeled]) if len(labeled) else np.full(len(pts), np.inf)
+    d2 = _min_sq_dist(pts, X[labeled].astype(np.float64)) if len(labeled) \
+        else np.full(len(pts), np.inf)
     picked: list[int] = []
     for _ in range(n):
         weights = np.where(np.isfinite(d2), d2, 0.0)

@@ -74,7 +74,7 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
 
     def fit_graph(self, X: np.ndarray) -> GraphSpreading:
         """Build the graph of X alone: the part done once per pool."""
-        X_checked = check_array(X, dtype=(np.float64, np.float32))
+        X_checked = check_array(X, dtype=(np.float32, np.float64))
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be between 0 and 1, got {self.alpha!r}")
         if len(X_checked) < 2:
@@ -137,8 +137,8 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "label_distributions_")
         if X is self.X_fit_ or not self.readout:
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
-        embedded = self.pca_.transform(self._scaled(check_array(X, dtype=(np.float64,
-                                                                            np.float32))))
+        embedded = self.pca_.transform(self._scaled(check_array(X, dtype=(np.float32,
+                                                                            np.float64))))
         return self.readout_().predict(embedded)
 
     def readout_(self) -> SVC:
@@ -185,7 +185,7 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         cached = self._voters.get("last")
         if cached is not None and cached[0] is X:
             return cached[1], cached[2]
-        checked = check_array(X, dtype=(np.float64, np.float32))
+        checked = check_array(X, dtype=(np.float32, np.float64))
         distances, indices = self.neighbors_.kneighbors(
             self.pca_.transform(self._scaled(checked)), n_neighbors=self.k_)
         weights = _weights(distances, self.sigma_)

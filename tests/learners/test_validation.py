@@ -87,7 +87,9 @@ def test_samples_are_copied() -> None:
 def test_pool_flattens_images_and_checks_like_samples() -> None:
     images = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
     pool = check_pool(images)
-    assert pool.shape == (2, 784) and pool.dtype == np.float32  # half a float64 pool
+    assert pool.shape == (2, 784) and pool.dtype == np.uint8  # pixels stay pixels
+    assert check_pool(images.astype(np.float64)).dtype == np.float32
+    assert check_pool(images.astype(np.int64)).dtype == np.float32
     assert (pool[1] == images[1].ravel()).all()
     with pytest.raises(LearnerError, match="value at row 1 too large for float32"):
         check_pool(np.array([[1.0], [1e300]]))
