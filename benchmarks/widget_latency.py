@@ -14,7 +14,8 @@ with the labels (``model_ready_s``: the pool's graph is built once per upload, i
 background; meanwhile queries get the cold start's spread-out samples). Then:
 
 - ``click``: a person who takes their time. Wait until the server has taken every label
-  and ranked afresh (with the newest model it has finished), then press the true label's
+  and ranked afresh (with the newest model it has finished), and at least ``--pace``
+  seconds since the last click, then press the true label's
   button; timed from the click until the widget shows the next sample
   (``Button.click()`` returns with the new image set).
 - ``fresh``: from that same click until the server has learned the label and the queue
@@ -100,13 +101,17 @@ def press(widget: LabelingWidget, labels: np.ndarray, index: int) -> None:
     widget._class_buttons[CLASSES.index(int(labels[index]))].click()
 
 
-def paced_clicks(widget: LabelingWidget, labels: np.ndarray, count: int
+def paced_clicks(widget: LabelingWidget, labels: np.ndarray, count: int, pace: float
                  ) -> tuple[list[int], list[int]]:
-    """A person who waits for the server each time: click and fresh-ranking times (ns)."""
+    """A person who waits for the server each time, and takes at least ``pace`` seconds
+    a label (faster, the widget would hold back showing some clicks: it shows at most
+    20 a second): click and fresh-ranking times (ns)."""
     clicks, fresh = [], []
     for _ in range(count):
+        started = time.monotonic()
         widget.labeler.wait_idle(WAIT_S)
         index = drawn(widget)
+        time.sleep(max(0.0, pace - (time.monotonic() - started)))
         start = time.perf_counter_ns()
         press(widget, labels, index)
         shown = widget._shown
@@ -173,8 +178,8 @@ def one_level(stack, images: np.ndarray, labels: np.ndarray, level: int,
         if client.session_info()["n_labeled"] != level:
             raise BenchmarkError(f"the server did not learn the {level} resumed labels")
         model_ready = caught_up(client) - started
-        paced_clicks(widget, labels, args.warmup)
-        clicks, fresh = paced_clicks(widget, labels, args.clicks)
+        paced_clicks(widget, labels, args.warmup, args.pace)
+        clicks, fresh = paced_clicks(widget, labels, args.clicks, args.pace)
         brisk = unpaced_clicks(widget, labels, args.clicks, args.pace)
         burst = unpaced_clicks(widget, labels, args.clicks, 0.0)
         widget.labeler.wait_idle(WAIT_S)
