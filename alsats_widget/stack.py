@@ -32,6 +32,7 @@ NETWORK_FILE = REPO / "polar-network.json"
 DEFAULT_DATA_DIR = Path.home() / ".alsats" / "stack"
 ENV_VAR = "ALSATS_STACK_DIR"  # the default data dir, if set (the main job sets it)
 PR_SET_PDEATHSIG = 1  # prctl: a signal for this process when its parent dies
+START_ATTEMPTS = 3  # a backend that exits before it serves is started again
 
 
 class StackError(RuntimeError):
@@ -97,29 +98,38 @@ def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
         state = json.loads(state_file.read_text())
         if _healthy(state["url"]):
             return LocalStack(state["url"], data_dir, Path(state["network_file"]), None)
-    network = copy_with_free_ports(network_file or NETWORK_FILE, data_dir / "network.json")
-    port = free_ports(1)[0]
-    url = f"http://127.0.0.1:{port}"
-    log = (data_dir / "backend.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "--network", str(network), "--node", "alice",
-         "--simnet", "--data-dir", str(data_dir / "backend"), "--port", str(port),
-         "--price-msat", str(price_msat)],
-        stdout=log, stderr=subprocess.STDOUT, preexec_fn=_backend_child,
-    )
-    log.close()
-    stack = LocalStack(url, data_dir, network, process)
-    atexit.register(stack.stop)
-    deadline = time.monotonic() + timeout
-    while not _healthy(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stack.stop()
+    for attempt in range(1, START_ATTEMPTS + 1):
+        network = copy_with_free_ports(network_file or NETWORK_FILE, data_dir / "network.json")
+        url = f"http://127.0.0.1:{free_ports(1)[0]}"
+        process = _start_backend(network, url, data_dir, price_msat)
+        stack = LocalStack(url, data_dir, network, process)
+        atexit.register(stack.stop)
+        deadline = time.monotonic() + timeout
+        while not _healthy(url) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _healthy(url):
+            break
+        exited = process.poll() is not None
+        stack.stop()
+        # A port taken meanwhile, or a child lost between fork and exec (gRPC's threads
+        # in this process make that possible): start afresh; a timeout is final.
+        if not exited or attempt == START_ATTEMPTS:
             tail = (data_dir / "backend.log").read_text(errors="replace")[-2000:]
             raise StackError(f"the local backend did not start; its log ends:\n{tail}")
-        time.sleep(0.1)
     state_file.write_text(json.dumps({"url": url, "pid": process.pid,
                                       "network_file": str(network)}))
     return stack
+
+
+def _start_backend(network: Path, url: str, data_dir: Path,
+                   price_msat: int) -> subprocess.Popen:
+    with (data_dir / "backend.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "backend.cli", "--network", str(network), "--node",
+             "alice", "--simnet", "--data-dir", str(data_dir / "backend"), "--port",
+             url.rsplit(":", 1)[1], "--price-msat", str(price_msat)],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_backend_child,
+        )
 
 
 def _healthy(url: str) -> bool:
