@@ -126,26 +126,25 @@ class PoolLearner(SessionLearner):
             REFITS.submit(self._fit_until_current)
 
     def _fit_until_current(self) -> None:
-        """Fit on the newest labels until no change came in meanwhile (one fit per
-        burst); runs on REFITS, taking the lock only to read and to publish."""
-        while True:
+        """Fit on the newest labels (one fit for a burst), then queue again behind other
+        sessions' fits if labels came in meanwhile: a busy session never holds a thread
+        for long. Runs on REFITS, taking the lock only to read and to publish."""
+        with self._lock:
+            labels, version = self._labels, self._version
+        try:
+            model = self._fit(labels)
+        except Exception:  # a bug, not the client's: keep the last good model
+            log.exception("background fit failed; the previous model stays in use")
             with self._lock:
-                if self._model_version == self._version:
-                    self._fitting = False
-                    self._fitted.notify_all()
-                    return
-                labels, version = self._labels, self._version
-            try:
-                model = self._fit(labels)
-            except Exception:  # a bug, not the client's: keep the last good model
-                log.exception("background fit failed; the previous model stays in use")
-                with self._lock:
-                    self._fitting = False
-                    self._fitted.notify_all()
-                return
-            with self._lock:
-                self._model, self._model_version, self._model_labels = model, version, labels
+                self._fitting = False
                 self._fitted.notify_all()
+            return
+        with self._lock:
+            self._model, self._model_version, self._model_labels = model, version, labels
+            self._fitting = self._version != version
+            self._fitted.notify_all()
+        if self._fitting:
+            REFITS.submit(self._fit_until_current)
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until the model is fitted on the newest labels (tests, benchmarks, a
