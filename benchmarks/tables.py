@@ -134,6 +134,26 @@ def memory() -> list[str]:
     return lines
 
 
+def paid_iteration() -> list[str]:
+    report = load("paid_iteration")
+    m, p = report["median"], report["parameters"]
+    lines = [f"A paid iteration (`benchmarks/paid_iteration.py`, median of {p['runs']} runs of "
+             f"{p['iterations']} iterations; pool mode with the seed's {p['estimator']} and "
+             f"{p['strategy']} sampling, {p['initial_labels']:,} labels taught first, fits in "
+             f"the background; backend and simnet on loopback, bob paying over gRPC):", "",
+             row("a paid iteration", "p50", "p95"), row("---", "---", "---")]
+    for what, key in (("teach, prepaid block (the refit runs in the background)", "teach"),
+                      ("baseline in the same run: the bare forest fit it no longer waits for",
+                       "bare_fit"),
+                      ("teach of a label already given (HTTP + L402 + ledger alone)",
+                       "noop_teach"),
+                      ("pay as you go: buy 1 iteration, pay, teach", "payg"),
+                      ("its payment part (initialize + pay)", "payment"),
+                      ("query k=1 over the 10,000-digit pool", "query")):
+        lines.append(row(what, f"{m[f'{key}_p50_ms']:.1f} ms", f"{m[f'{key}_p95_ms']:.1f} ms"))
+    return lines
+
+
 def near_duplicates() -> list[str]:
     m = load("near_duplicates")["median"]
     return [f"Near-duplicates (`benchmarks/near_duplicates.py`, digits scanned twice): of "
@@ -155,7 +175,8 @@ def spreading_scope() -> list[str]:
 
 
 TABLES: list[Callable[[], list[str]]] = [label_efficiency, stream_seed, widget_latency,
-                                         throughput, memory, near_duplicates, spreading_scope]
+                                         throughput, memory, paid_iteration, near_duplicates,
+                                         spreading_scope]
 
 
 def render() -> str:
