@@ -175,3 +175,41 @@ async def test_a_holder_may_attenuate_a_credential_to_fewer_iterations(buyer):
         assert response.status == 402  # the narrowed credential is used up
     status, body = await buyer.call("POST", "/label", auth, json={"x": X})
     assert status == 200 and body["credits_left"] == 1  # the original still has its own
+
+
+async def test_the_preimage_of_another_paid_invoice_is_401_and_charges_nothing(buyer):
+    mine, _ = await buyer.buy(1)
+    theirs, _ = await buyer.buy(1)
+    borrowed = mine.rsplit(":", 1)[0] + ":" + theirs.rsplit(":", 1)[1]  # paid, not for this
+    status, body = await buyer.call("POST", "/label", borrowed, json={"x": X})
+    assert status == 401 and "preimage" in body["error"]
+    assert await credits(buyer, mine) == 1 and await credits(buyer, theirs) == 1
+
+
+async def test_a_replay_after_the_credits_are_used_gets_a_challenge_not_a_call(buyer):
+    auth, _ = await buyer.buy(1)
+    status, _ = await buyer.call("POST", "/label", auth, json={"x": X})
+    assert status == 200
+    async with buyer.http.post("/label", json={"x": X},
+                               headers={"Authorization": auth}) as response:
+        body = await response.json()
+        assert response.status == 402 and "WWW-Authenticate" in response.headers
+    assert body["iterations"] >= 1 and await credits(buyer, auth) == 0
+
+
+async def test_the_root_key_is_private_and_never_served(buyer, config):
+    key_file = config.data_dir / "root.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_bytes()
+    needles = [key, key.hex().encode(), base64.b64encode(key), base64.urlsafe_b64encode(key)]
+    auth, _ = await buyer.buy(3, mode="pool")
+    served = []
+    for method, path, kwargs in [("GET", "/info", {}), ("GET", "/openapi.json", {}),
+                                 ("GET", "/healthz", {}), ("GET", "/session", {}),
+                                 ("POST", "/pay/initialize", {"json": {"iterations": 1}}),
+                                 ("GET", "/root.key", {}), ("GET", "/../root.key", {})]:
+        async with buyer.http.request(method, path, headers={"Authorization": auth},
+                                      **kwargs) as response:
+            served.append(await response.read() + str(response.headers).encode())
+            assert response.status < 500
+    assert not any(needle in body for needle in needles for body in served)
