@@ -1,0 +1,64 @@
+"""Faults a real part shows: the Lightning node goes away, then comes back."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from backend.app import create_app
+from backend.lightning import LightningNode
+from backend.lightning.polar import free_ports, load_polar_network
+from backend.lightning.simnet import Simnet
+from tests.backend.conftest import Buyer
+
+X = [[0.0] * 64]
+
+
+async def start_simnet(network_file: Path, data_dir: Path, clock) -> Simnet:
+    simnet = Simnet(load_polar_network(network_file, data_dir), data_dir, clock=clock)
+    await simnet.__aenter__()
+    return simnet
+
+
+async def test_a_node_that_is_gone_gives_503s_charges_nothing_and_comes_back(
+        config, network_file: Path, data_dir: Path, clock) -> None:
+    # The backend speaks to a simnet it does not run, as it would to a real LND node.
+    simnet = await start_simnet(network_file, data_dir, clock)
+    app = create_app(replace(config, simnet=False, lnd_data_dir=data_dir), clock=clock)
+    server = TestServer(app, host="127.0.0.1", port=free_ports(1)[0])
+    await server.start_server()
+    http = aiohttp.ClientSession(base_url=str(server.make_url("/")))
+    bob = LightningNode.from_polar(network_file, "bob", data_dir)
+    buyer = Buyer(http, bob)
+    try:
+        auth, _ = await buyer.buy(2)
+        await simnet.__aexit__(None, None, None)  # alice's node (and bob's) stop
+
+        async with http.post("/pay/initialize", json={"iterations": 1}) as response:
+            body = await response.json()
+            assert response.status == 503 and "Lightning node" in body["error"]
+            assert "Traceback" not in body["error"]
+        status, answer = await buyer.call("POST", "/label", auth, json={"x": X})
+        assert status == 200 and answer["credits_left"] == 1  # paid credits still work
+
+        simnet = await start_simnet(network_file, data_dir, clock)  # back: same ports, keys
+        for _ in range(100):  # the backend's channel reconnects by itself, within seconds
+            async with http.post("/pay/initialize", json={"iterations": 1}) as response:
+                if response.status == 402:
+                    break
+            await asyncio.sleep(0.1)
+        assert response.status == 402
+        more, _ = await buyer.buy(1)
+        status, answer = await buyer.call("POST", "/label", more, json={"x": X})
+        assert status == 200 and answer["credits_left"] == 0
+        _, session = await buyer.call("GET", "/session", auth)
+        assert session["credits_left"] == 1  # nothing was charged while the node was gone
+    finally:
+        await bob.close()
+        await http.close()
+        await server.close()
+        await simnet.__aexit__(None, None, None)
