@@ -48,7 +48,7 @@ def scanned_twice(seed: int = 0) -> Digits:
     noise = rng.normal(0, 8, size=digits.images.shape)
     copies = np.clip(digits.images * ink + noise, 0, 255).astype(np.uint8)
     return Digits(np.concatenate([digits.images, copies]), np.tile(digits.labels, 2),
-                  f"{digits.source}, each scanned again (ink x0.6-1.0, noise 8)")
+                  "the 10,000 MNIST test digits, each scanned again (ink x0.6-1.0, noise 8)")
 
 
 def repeats(picked: list[int], originals: int) -> int:
