@@ -66,7 +66,7 @@ def _services(clock: Callable[[], float]):
         async with contextlib.AsyncExitStack() as stack:
             if config.simnet:
                 network = load_polar_network(config.network_file, config.simnet_dir)
-                await stack.enter_async_context(Simnet(network, config.simnet_dir))
+                await stack.enter_async_context(Simnet(network, config.simnet_dir, clock=clock))
             node_args = (config.network_file, config.node, config.lightning_data_dir)
             async with LightningNode.from_polar(*node_args, macaroon="readonly") as readonly:
                 app[NODE_INFO] = await readonly.get_info()

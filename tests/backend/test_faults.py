@@ -7,10 +7,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestServer
 
 from backend.app import create_app
+from backend.l402 import format_authorization, parse_challenge
 from backend.lightning import LightningNode
+from backend.lightning.errors import PaymentError
 from backend.lightning.polar import free_ports, load_polar_network
 from backend.lightning.simnet import Simnet
 from tests.backend.conftest import Buyer
@@ -62,3 +65,18 @@ async def test_a_node_that_is_gone_gives_503s_charges_nothing_and_comes_back(
         await http.close()
         await server.close()
         await simnet.__aexit__(None, None, None)
+
+
+async def test_an_invoice_that_expires_before_it_is_paid_sells_nothing(buyer, backend):
+    async with buyer.http.post("/pay/initialize", json={"iterations": 3}) as response:
+        assert response.status == 402
+        macaroon, invoice = parse_challenge(response.headers["WWW-Authenticate"])
+    before = (await buyer.wallet.channel_balance()).local_msat
+    backend.clock.advance(backend.config.invoice_expiry_seconds + 1)  # the node's time too
+    with pytest.raises(PaymentError) as failed:
+        await buyer.wallet.send_payment(invoice, fee_limit_msat=10_000)
+    assert failed.value.reason == "FAILURE_REASON_INCORRECT_PAYMENT_DETAILS"
+    assert (await buyer.wallet.channel_balance()).local_msat == before  # nothing moved
+    status, _ = await buyer.call("POST", "/label", format_authorization(macaroon, bytes(32)),
+                                 json={"x": X})
+    assert status == 401  # never paid: the credential buys nothing
