@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -80,3 +81,22 @@ async def test_an_invoice_that_expires_before_it_is_paid_sells_nothing(buyer, ba
     status, _ = await buyer.call("POST", "/label", format_authorization(macaroon, bytes(32)),
                                  json={"x": X})
     assert status == 401  # never paid: the credential buys nothing
+
+
+async def test_a_client_that_hangs_up_mid_request_is_charged_nothing(buyer, backend):
+    auth, _ = await buyer.buy(2)
+    host, port = backend.server.host, backend.server.port
+    body = json.dumps({"x": [[1.0] * 64] * 2000}).encode()
+    for sent in (0, len(body) // 2, len(body) - 1):  # headers only, half, all but a byte
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"POST /label HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\n"
+                     f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                     f"\r\n".encode() + body[:sent])
+        await writer.drain()
+        writer.close()  # gone before the body is complete
+        await writer.wait_closed()
+    await asyncio.sleep(0.2)
+    status, session = await buyer.call("GET", "/session", auth)
+    assert status == 200 and session["credits_left"] == 2
+    status, answer = await buyer.call("POST", "/label", auth, json={"x": X})
+    assert status == 200 and answer["credits_left"] == 1  # and it serves on
