@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from . import __version__
 from .learners import ESTIMATORS, STRATEGIES
+from .learners.registry import (
+    DEFAULT_ESTIMATOR,
+    DEFAULT_POOL_ESTIMATOR,
+    DEFAULT_POOL_STRATEGY,
+    DEFAULT_STRATEGY,
+    POOL_ONLY,
+)
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _CHALLENGE = {"$ref": "#/components/schemas/Challenge"}
@@ -96,10 +103,12 @@ OPENAPI = {
                 "session_id": {"type": "string"},
                 "mode": {"type": "string", "enum": ["stream", "pool"]},
                 "estimator": {"type": "string", "enum": list(ESTIMATORS), "description":
-                              "default: label_spreading in pool mode (pool mode only), "
-                              "random_forest in streamed mode"},
+                              f"default: {DEFAULT_POOL_ESTIMATOR} in pool mode, "
+                              f"{DEFAULT_ESTIMATOR} in streamed mode; pool mode only: "
+                              f"{', '.join(sorted(POOL_ONLY))}"},
                 "strategy": {"type": "string", "enum": list(STRATEGIES), "description":
-                             "default: margin in pool mode, uncertainty in streamed mode"},
+                             f"default: {DEFAULT_POOL_STRATEGY} in pool mode, "
+                             f"{DEFAULT_STRATEGY} in streamed mode"},
                 "threshold": {"type": "number", "minimum": 0, "maximum": 1},
                 "classes": {"type": "array", "minItems": 2, "items": _LABEL},
             }, ["iterations"]))},

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .credits import CreditLedger, SessionRecord
-from .learners import LearnerError, PoolLearner, StreamLearner
+from .learners import LearnerError, PoolLearner, StreamLearner, check_classes, strategy
 from .learners.registry import (
     DEFAULT_ESTIMATOR,
     DEFAULT_POOL_ESTIMATOR,
@@ -24,6 +24,7 @@ from .learners.registry import (
     DEFAULT_STRATEGY,
     check_estimator_name,
 )
+from .learners.validation import check_threshold
 
 MODES = ("stream", "pool")
 DEFAULT_CLASSES = list(range(10))  # MNIST's digits, the showcase
@@ -63,7 +64,9 @@ def check_settings(body: dict) -> dict:
         "classes": body.get("classes", DEFAULT_CLASSES),
     }
     check_estimator_name(settings["estimator"], mode)
-    _stream_learner({**settings, "estimator": DEFAULT_ESTIMATOR})  # checks the others
+    strategy(settings["strategy"])
+    check_threshold(settings["threshold"])
+    check_classes(settings["classes"])
     return settings
 
 
