@@ -116,14 +116,21 @@ class PoolLearner(SessionLearner):
     def _commit(self, labels: dict[int, int]) -> None:
         """Keep new labels (lock held); fit on them first (a failed fit changes
         nothing), or in the background."""
-        if not self._background:
-            self._model, self._model_labels = self._fit(labels), labels
-            self._model_version = self._version + 1
+        model = None if self._background else self._fit(labels)
         self._labels = labels
         self._version += 1
-        if self._background and not self._fitting:
+        if model is not None:
+            self._publish(model, self._version, labels)
+        elif not self._fitting:
             self._fitting = True
             REFITS.submit(self._fit_until_current)
+
+    def _publish(self, model: SessionClassifier, version: int,
+                 labels: dict[int, int]) -> None:
+        """Make `model`, fitted on `labels` (version `version`), the one that answers;
+        lock held."""
+        self._model, self._model_version, self._model_labels = model, version, labels
+        self._fitted.notify_all()
 
     def _fit_until_current(self) -> None:
         """Fit on the newest labels (one fit for a burst), then queue again behind other
@@ -140,9 +147,8 @@ class PoolLearner(SessionLearner):
                 self._fitted.notify_all()
             return
         with self._lock:
-            self._model, self._model_version, self._model_labels = model, version, labels
             self._fitting = self._version != version
-            self._fitted.notify_all()
+            self._publish(model, version, labels)
         if self._fitting:
             REFITS.submit(self._fit_until_current)
 

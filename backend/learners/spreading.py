@@ -137,9 +137,7 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "label_distributions_")
         if X is self.X_fit_ or not self.readout:
             return self.classes_[self.predict_proba(X).argmax(axis=1)]
-        embedded = self.pca_.transform(self._scaled(check_array(X, dtype=(np.float32,
-                                                                            np.float64))))
-        return self.readout_().predict(embedded)
+        return self.readout_().predict(self._embed(X))
 
     def readout_(self) -> SVC:
         """The SVM trained on this spread's labels (fitted once, on first use)."""
@@ -179,15 +177,18 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
             return X
         return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), TINY)
 
+    def _embed(self, X: np.ndarray) -> np.ndarray:
+        """New samples where the graph lives: checked, scaled, projected."""
+        return self.pca_.transform(self._scaled(check_array(X, dtype=(np.float32,
+                                                                      np.float64))))
+
     def _neighbours_of(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """X's neighbours in the pool and their weights, kept for the last X asked about
         (a held-out set is asked about once per label; the graph never changes)."""
         cached = self._voters.get("last")
         if cached is not None and cached[0] is X:
             return cached[1], cached[2]
-        checked = check_array(X, dtype=(np.float32, np.float64))
-        distances, indices = self.neighbors_.kneighbors(
-            self.pca_.transform(self._scaled(checked)), n_neighbors=self.k_)
+        distances, indices = self.neighbors_.kneighbors(self._embed(X), n_neighbors=self.k_)
         weights = _weights(distances, self.sigma_)
         far = weights.sum(axis=1) < TINY  # far from every neighbour: count them equally
         weights[far] = 1.0
