@@ -272,6 +272,22 @@ def test_a_lost_session_is_rebuilt_from_the_labels(make_widget, digits):
     assert server_labels(widget) == 5 and widget.labeler.problem is None
 
 
+def test_held_out_accuracy_is_measured_again_after_a_rebuilt_session(make_widget, digits):
+    pool, truth, test_x, test_y = digits
+    widget = make_widget(holdout=(test_x, test_y))
+    widget.simulate(truth, 30)
+    widget.labeler.wait_idle(60)
+    client = widget.labeler.client
+    assert widget.labeler.holdout_accuracy[-1][0] == 30
+    requests.delete(client.base_url + "/session", timeout=10,
+                    headers={"Authorization": client._authorization})
+
+    widget.simulate(truth, 3)  # the new session counts its model versions from 0 again
+    widget.labeler.wait_idle(60)
+    assert server_labels(widget) == 33 and widget.labeler.problem is None
+    assert widget.labeler.holdout_accuracy[-1][0] == 33
+
+
 def test_labels_export_as_a_dataframe_and_csv(make_widget, digits, tmp_path):
     widget = make_widget()
     widget.simulate(digits[1], 5)
