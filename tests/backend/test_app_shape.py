@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from backend.app import create_app
 from backend.keys import SESSIONS
+from backend.learners import ESTIMATORS, STRATEGIES
 from backend.openapi import OPENAPI
 
 
@@ -26,3 +27,11 @@ async def test_idle_sessions_are_freed_and_then_gone(buyer, backend):
     assert len(store.sweep()) == 1 and len(store) == 0
     status, body = await buyer.call("POST", "/label", auth, json={"x": [[1.0, 2.0]]})
     assert status == 410 and "expired" in body["error"]
+
+
+def test_openapi_names_the_learners_and_strategies_a_session_may_pick():
+    fields = OPENAPI["paths"]["/pay/initialize"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"]["properties"]
+    assert fields["estimator"]["enum"] == list(ESTIMATORS)
+    assert fields["strategy"]["enum"] == list(STRATEGIES)
+    assert "label_spreading in pool mode" in fields["estimator"]["description"]
