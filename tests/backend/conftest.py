@@ -14,7 +14,6 @@ from backend.app import create_app
 from backend.config import Config, Limits
 from backend.l402 import format_authorization, parse_challenge
 from backend.lightning import LightningNode
-from backend.lightning.polar import free_ports
 from tests.conftest import FakeClock
 
 PRICE_MSAT = 5  # "as little as a few millisats"
@@ -63,8 +62,9 @@ class Backend:
         self.running = False
 
     async def start(self) -> Buyer:
-        self.server = TestServer(create_app(self.config, clock=self.clock),
-                                 host="127.0.0.1", port=free_ports(1)[0])
+        # Port 0: the socket binds a free port itself. A port picked first and bound
+        # later can be taken in between (a CI run saw "address already in use").
+        self.server = TestServer(create_app(self.config, clock=self.clock), host="127.0.0.1")
         await self.server.start_server()
         self.http = aiohttp.ClientSession(base_url=str(self.server.make_url("/")))
         self.wallet = LightningNode.from_polar(self.config.network_file, "bob",

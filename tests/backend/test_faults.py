@@ -15,7 +15,7 @@ from backend.app import create_app
 from backend.l402 import format_authorization, parse_challenge
 from backend.lightning import LightningNode
 from backend.lightning.errors import PaymentError
-from backend.lightning.polar import free_ports, load_polar_network
+from backend.lightning.polar import load_polar_network
 from backend.lightning.simnet import Simnet
 from tests.backend.conftest import Buyer
 
@@ -33,7 +33,7 @@ async def test_a_node_that_is_gone_gives_503s_charges_nothing_and_comes_back(
     # The backend speaks to a simnet it does not run, as it would to a real LND node.
     simnet = await start_simnet(network_file, data_dir, clock)
     app = create_app(replace(config, simnet=False, lnd_data_dir=data_dir), clock=clock)
-    server = TestServer(app, host="127.0.0.1", port=free_ports(1)[0])
+    server = TestServer(app, host="127.0.0.1")  # binds a free port itself
     await server.start_server()
     http = aiohttp.ClientSession(base_url=str(server.make_url("/")))
     bob = LightningNode.from_polar(network_file, "bob", data_dir)

@@ -39,7 +39,6 @@ from alsats_widget import (
 )
 from backend import l402
 from backend.lightning import LightningNode, PaymentInFlightError
-from backend.lightning.polar import free_ports
 from tests.conftest import FakeClock
 
 PRICE = 1000  # msat per iteration, as /info quotes it
@@ -112,7 +111,7 @@ class DishonestServer:
         app.router.add_post("/pay/initialize", self._initialize)
         app.router.add_delete("/session", self._close_session)
         app.router.add_route("*", "/{call:.*}", self._paid_call)
-        self._server = TestServer(app, host="127.0.0.1", port=free_ports(1)[0])
+        self._server = TestServer(app, host="127.0.0.1")  # binds a free port itself
         await self._server.start_server()
         self.url = str(self._server.make_url("/"))
 
