@@ -10,6 +10,12 @@ import pytest
 from backend.lightning import LightningNode, load_polar_network
 from backend.lightning.polar import copy_with_free_ports
 from backend.lightning.simnet import Simnet
+from tests.robustness import (  # noqa: F401 - the robustness table's hooks and fixture
+    pytest_addoption,
+    pytest_runtest_logreport,
+    pytest_terminal_summary,
+    robustness,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 NETWORK_FILE = REPO / "polar-network.json"

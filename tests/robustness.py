@@ -1,0 +1,134 @@
+"""The robustness table: what the crash, fault, bad-input, abuse and load tests measured.
+
+A test records a row with the ``robustness`` fixture::
+
+    robustness.record("Crashes", "kill -9 during a paid labeling run", "20 restarts, ...")
+
+At the end of the run the rows, each with its test's outcome, are printed, written to
+``build/robustness.md`` and ``build/robustness.json``, and, with ``--write-robustness``,
+written into README.md between ``<!-- robustness table -->`` and ``<!-- end of robustness
+table -->`` (only by a run where every test that recorded a row passed).
+
+``ALSATS_SOAK=1`` is the soak mode: the same tests, run longer (``soak(normal, longer)``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+OUTPUT = REPO / "build"
+START, END = "<!-- robustness table -->", "<!-- end of robustness table -->"
+AREAS = ("Crashes", "Faults", "Bad input", "Abuse", "Load")
+SOAK = os.environ.get("ALSATS_SOAK", "") not in ("", "0")
+
+
+def soak(normal: int, longer: int) -> int:
+    """``longer`` in soak mode (ALSATS_SOAK=1), else ``normal``."""
+    return longer if SOAK else normal
+
+
+@dataclass
+class Row:
+    area: str
+    check: str
+    result: str
+    test: str
+    outcome: str = "not run to the end"
+
+
+class Recorder:
+    """The rows of this run, in the order recorded."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.outcomes: dict[str, str] = {}
+
+    def for_test(self, nodeid: str) -> RowRecorder:
+        return RowRecorder(self, nodeid)
+
+    def table(self) -> str:
+        for row in self.rows:
+            row.outcome = self.outcomes.get(row.test, row.outcome)
+        order = {area: i for i, area in enumerate(AREAS)}
+        rows = sorted(self.rows, key=lambda r: order.get(r.area, len(AREAS)))
+        mode = "soak mode (ALSATS_SOAK=1)" if SOAK else "the test command"
+        lines = [f"Made by {mode} on {os.cpu_count()} cores ({platform.python_version()}):",
+                 "", "| area | what is done | what the test measured | test |",
+                 "|---|---|---|---|"]
+        for row in rows:
+            test = row.test.split("::")[-1] + ("" if row.outcome == "passed"
+                                               else f" **{row.outcome}**")
+            lines.append(f"| {row.area} | {row.check} | {row.result} | `{test}` |")
+        return "\n".join(lines) + "\n"
+
+    def write(self, readme: bool) -> Path:
+        OUTPUT.mkdir(exist_ok=True)
+        table = self.table()
+        (OUTPUT / "robustness.md").write_text(table)
+        (OUTPUT / "robustness.json").write_text(json.dumps(
+            {"soak": SOAK, "rows": [asdict(r) for r in self.rows]}, indent=2) + "\n")
+        if readme and all(r.outcome == "passed" for r in self.rows):
+            README.write_text(replaced(README.read_text(), table))
+            return README
+        return OUTPUT / "robustness.md"
+
+
+def replaced(text: str, table: str) -> str:
+    """``text`` with the block between the markers replaced by ``table``."""
+    start, end = text.find(START), text.find(END)
+    if start < 0 or end < start:
+        raise ValueError(f"README.md has no {START} ... {END} block")
+    return text[:start] + f"{START}\n\n{table}\n" + text[end:]
+
+
+@dataclass
+class RowRecorder:
+    recorder: Recorder
+    nodeid: str
+
+    def record(self, area: str, check: str, result: str) -> None:
+        if area not in AREAS:
+            raise ValueError(f"area must be one of {AREAS}, not {area!r}")
+        self.recorder.rows.append(Row(area, check, result, self.nodeid))
+
+
+RECORDER = Recorder()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--write-robustness", action="store_true",
+                     help="write the robustness table into README.md (every row's test "
+                          "must pass)")
+
+
+@pytest.fixture
+def robustness(request: pytest.FixtureRequest) -> RowRecorder:
+    """Record a row of the README's robustness table."""
+    return RECORDER.for_test(request.node.nodeid)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed:
+        RECORDER.outcomes[report.nodeid] = "failed"
+    elif report.when == "call" and report.passed:
+        RECORDER.outcomes.setdefault(report.nodeid, "passed")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    if not RECORDER.rows:
+        return
+    path = RECORDER.write(config.getoption("--write-robustness"))
+    terminalreporter.section("robustness")
+    terminalreporter.write(RECORDER.table())
+    terminalreporter.write_line(f"(written to {path.relative_to(REPO)})")
+    if config.getoption("--write-robustness") and path != README:
+        terminalreporter.write_line("README.md is left as it was: a test behind the "
+                                    "table did not pass")
