@@ -79,7 +79,9 @@ def _services(clock: Callable[[], float]):
             app[PAYWALL] = Paywall(
                 node, ledger, l402.load_or_create_root_key(config.data_dir / "root.key"),
                 price_msat=config.price_msat, invoice_expiry=config.invoice_expiry_seconds,
-                credential_ttl=config.credential_ttl_seconds, clock=clock)
+                credential_ttl=config.credential_ttl_seconds,
+                challenges_per_minute=config.challenges_per_minute,
+                max_open_challenges=config.max_open_challenges, clock=clock)
             app[SESSIONS] = SessionStore(ledger, config.session_idle_seconds, clock=clock)
             log.info("serving as %s (%s), %d msat per iteration", config.node,
                      app[NODE_INFO].pubkey, config.price_msat)
@@ -88,14 +90,27 @@ def _services(clock: Callable[[], float]):
     return services
 
 
+async def sweep(app: web.Application) -> None:
+    """Free idle sessions' learners; forget challenges never paid, and their sessions."""
+    for session_id in app[SESSIONS].sweep():
+        log.info("session %s idle: its learner is freed", session_id)
+    forgotten = await app[PAYWALL].forget_unpaid()
+    app[SESSIONS].drop(forgotten.sessions)
+    if forgotten.credentials or forgotten.sessions:
+        log.info("forgot %d unpaid challenge(s) and %d session(s) that never paid",
+                 forgotten.credentials, len(forgotten.sessions))
+
+
 async def _sweep_idle_sessions(app: web.Application) -> AsyncIterator[None]:
-    async def sweep() -> None:
+    async def sweep_forever() -> None:
         while True:
             await asyncio.sleep(SWEEP_SECONDS)
-            for session_id in app[SESSIONS].sweep():
-                log.info("session %s idle: its learner is freed", session_id)
+            try:
+                await sweep(app)
+            except Exception:  # keep sweeping: the next round may do better
+                log.exception("sweep failed")
 
-    task = asyncio.create_task(sweep())
+    task = asyncio.create_task(sweep_forever())
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):

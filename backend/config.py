@@ -37,6 +37,10 @@ class Config:
     price_msat: int = 1000  # per iteration; the seed charged 1 sat
     invoice_expiry_seconds: int = 3600
     credential_ttl_seconds: int = 7 * 24 * 3600
+    # challenges cost nothing to ask for: a client address gets this many a minute for
+    # sessions that never paid (0: no limit), a session this many unpaid invoices at once
+    challenges_per_minute: int = 120
+    max_open_challenges: int = 100
     session_idle_seconds: int = 24 * 3600  # a session unused this long is freed
     workers: int = 2  # threads that fit and score models off the event loop
     limits: Limits = field(default_factory=Limits)
@@ -47,6 +51,8 @@ class Config:
             "port": 0 <= self.port < 65536,
             "invoice_expiry_seconds": self.invoice_expiry_seconds >= 10,
             "credential_ttl_seconds": self.credential_ttl_seconds >= 60,
+            "challenges_per_minute": self.challenges_per_minute >= 0,
+            "max_open_challenges": self.max_open_challenges >= 1,
             "session_idle_seconds": self.session_idle_seconds >= 60,
             "workers": self.workers >= 1,
         }

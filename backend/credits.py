@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS credentials (
     created INTEGER NOT NULL, valid_until INTEGER NOT NULL,
     used INTEGER NOT NULL DEFAULT 0 CHECK (used >= 0 AND used <= iterations));
 CREATE INDEX IF NOT EXISTS credentials_by_session ON credentials (session_id);
+CREATE INDEX IF NOT EXISTS credentials_unused ON credentials (created) WHERE used = 0;
+CREATE INDEX IF NOT EXISTS sessions_by_created ON sessions (created);
 CREATE TABLE IF NOT EXISTS charged_calls (
     token_id BLOB NOT NULL, idempotency_key TEXT NOT NULL, charged_at INTEGER NOT NULL,
     PRIMARY KEY (token_id, idempotency_key));
@@ -141,12 +143,67 @@ class CreditLedger:
         return {"iterations_bought": row["bought"], "iterations_used": row["used"],
                 "msat_paid": row["msat"]}
 
+    def has_paid(self, session_id: str) -> bool:
+        """Whether a credential of the session was ever used (so, paid)."""
+        return self._db.execute(
+            "SELECT 1 FROM credentials WHERE session_id = ? AND used > 0 LIMIT 1",
+            (session_id,)).fetchone() is not None
+
+    def open_challenges(self, session_id: str, since: int) -> tuple[int, int | None]:
+        """How many never-used credentials of the session were sold after ``since`` (their
+        invoices may still be paid), and when the oldest of them was."""
+        row = self._db.execute(
+            "SELECT COUNT(*) AS n, MIN(created) AS oldest FROM credentials"
+            " WHERE session_id = ? AND used = 0 AND created > ?", (session_id, since)).fetchone()
+        return row["n"], row["oldest"]
+
     def _row(self, token_id: bytes) -> sqlite3.Row:
         row = self._db.execute("SELECT * FROM credentials WHERE token_id = ?",
                                (token_id,)).fetchone()
         if row is None:
             raise UnknownCredential("this credential was not issued by this server")
         return row
+
+    # -- forgetting what was never paid ---------------------------------------------
+
+    def unused_before(self, created_before: int) -> list[sqlite3.Row]:
+        """Credentials never used and sold at or before ``created_before``: unpaid, or
+        paid and not used yet (only the node can tell which), oldest first."""
+        return self._db.execute(
+            "SELECT token_id, payment_hash, session_id, valid_until FROM credentials"
+            " WHERE used = 0 AND created <= ? ORDER BY created", (created_before,)).fetchall()
+
+    def forget_unused(self, token_ids: list[bytes]) -> int:
+        """Delete credentials that no call can ever use (the caller knows why); one in use
+        or used meanwhile is kept. Returns how many were deleted."""
+        forgotten = 0
+        with self._transaction() as db:
+            for token_id in token_ids:
+                if token_id in self._reserved:
+                    continue
+                forgotten += db.execute("DELETE FROM credentials WHERE token_id = ? AND used = 0",
+                                        (token_id,)).rowcount
+        return forgotten
+
+    def forget_sessions_without_credentials(self, session_ids: list[str], created_after: int,
+                                            created_before: int) -> list[str]:
+        """Delete the sessions, among ``session_ids`` and those opened after
+        ``created_after``, opened at or before ``created_before`` that have no credential
+        (none left, or none ever sold: the node failed); returns their ids."""
+        orphan = ("created <= ? AND NOT EXISTS (SELECT 1 FROM credentials"
+                  " WHERE credentials.session_id = sessions.session_id)")
+        with self._transaction() as db:
+            rows = db.execute(f"DELETE FROM sessions WHERE created > ? AND {orphan}"
+                              " RETURNING session_id", (created_after, created_before)).fetchall()
+            for session_id in set(session_ids):
+                rows += db.execute(f"DELETE FROM sessions WHERE session_id = ? AND {orphan}"
+                                   " RETURNING session_id", (session_id, created_before)).fetchall()
+        return [row["session_id"] for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Rows per table: what the ledger holds."""
+        return {table: self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                for table in ("sessions", "credentials", "charged_calls")}
 
     # -- spending -------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from .learners.validation import check_threshold
 
 MODES = ("stream", "pool")
 DEFAULT_CLASSES = list(range(10))  # MNIST's digits, the showcase
+MAX_CLASS_NAME = 100  # characters
 
 
 class SessionGone(Exception):
@@ -67,7 +68,16 @@ def check_settings(body: dict) -> dict:
     strategy(settings["strategy"])
     check_threshold(settings["threshold"])
     check_classes(settings["classes"])
+    _check_class_names(settings["classes"])
     return settings
+
+
+def _check_class_names(classes: list) -> None:
+    """Class names are stored with the session, even one never paid: keep them short."""
+    for name in classes:
+        if isinstance(name, str) and len(name) > MAX_CLASS_NAME:
+            raise LearnerError(f"a class name is at most {MAX_CLASS_NAME} characters: got "
+                               f"one of {len(name)}")
 
 
 def _stream_learner(settings: dict) -> StreamLearner:
@@ -117,6 +127,11 @@ class SessionStore:
     def close(self, session_id: str) -> None:
         self._live.pop(session_id, None)
         self._ledger.close_session(session_id)
+
+    def drop(self, session_ids: list[str]) -> None:
+        """Forget the live sessions whose records the ledger has deleted (never paid)."""
+        for session_id in session_ids:
+            self._live.pop(session_id, None)
 
     def sweep(self) -> list[str]:
         """Free the learners of sessions idle past their time; returns their ids."""

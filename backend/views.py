@@ -16,7 +16,7 @@ from . import __version__
 from .errors import json_error, too_large
 from .keys import CONFIG, EXECUTOR, NODE_INFO, PAYWALL, SESSIONS
 from .learners import PoolLearner, export_model
-from .openapi import OPENAPI
+from .openapi import document
 from .sessions import LiveSession, SessionGone, check_settings
 
 SETTINGS_FIELDS = {"mode", "estimator", "strategy", "threshold", "classes"}
@@ -39,7 +39,11 @@ async def info(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.json_response(OPENAPI)
+    """The OpenAPI document, with this server's limits."""
+    return web.json_response(_document(request.app[CONFIG].limits))
+
+
+_document = functools.lru_cache(maxsize=4)(document)
 
 
 async def initialize(request: web.Request) -> web.Response:
@@ -52,15 +56,18 @@ async def initialize(request: web.Request) -> web.Response:
             or not 1 <= iterations <= limit:
         raise json_error(web.HTTPBadRequest,
                          f"iterations must be an integer from 1 to {limit}, got {iterations!r}")
-    sessions = request.app[SESSIONS]
+    paywall = request.app[PAYWALL]
     if "session_id" in body:  # buying more for a session that exists
         if SETTINGS_FIELDS & body.keys():
             raise json_error(web.HTTPBadRequest, "a session's settings are fixed when it is "
                              "created; send only iterations with session_id")
         live = _session(request, body["session_id"])
+        paywall.limit(request, live.session_id)
     else:
-        live = sessions.open(check_settings(body))
-    challenge = await request.app[PAYWALL].challenge(live.session_id, iterations)
+        settings = check_settings(body)
+        paywall.limit(request)
+        live = request.app[SESSIONS].open(settings)
+    challenge = await paywall.challenge(live.session_id, iterations)
     raise challenge.error(PAY_REQUIRED, settings=live.settings)
 
 
@@ -192,6 +199,7 @@ async def _paid_session(request: web.Request, mode: str | None):
         if mode is None:
             raise json_error(web.HTTPUnauthorized, "this call needs an L402 credential: "
                              "start with POST /pay/initialize")
+        paywall.limit(request)
         live = sessions.open(check_settings({"mode": mode}))
         raise (await paywall.challenge(live.session_id, 1)).error(PAY_REQUIRED,
                                                                  settings=live.settings)
