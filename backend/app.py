@@ -17,7 +17,7 @@ from .credits import CreditLedger
 from .keys import CONFIG, EXECUTOR, LEDGER, NODE_INFO, PAYWALL, SESSIONS
 from .lightning import LightningNode, load_polar_network
 from .lightning.simnet import Simnet
-from .middlewares import error_middleware
+from .middlewares import error_middleware, read_timeout_middleware
 from .paywall import Paywall
 from .sessions import SessionStore
 
@@ -27,7 +27,7 @@ SWEEP_SECONDS = 60.0
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware],
+        middlewares=[error_middleware, read_timeout_middleware],
         client_max_size=max(config.limits.max_pool_bytes, config.limits.max_json_bytes) + 1,
     )
     app[CONFIG] = config
@@ -37,6 +37,13 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     app.cleanup_ctx.append(_sweep_idle_sessions)
     app.on_cleanup.append(_stop_workers)
     return app
+
+
+def server_options(config: Config) -> dict[str, float]:
+    """What aiohttp's server (run_app, AppRunner, TestServer) takes from the config: a
+    connection that sends no complete request, or sits idle between requests, for the
+    read timeout is closed (aiohttp's keep-alive timer runs from the connection's start)."""
+    return {"keepalive_timeout": config.read_timeout_seconds}
 
 
 def setup_routes(app: web.Application) -> None:

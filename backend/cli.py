@@ -12,7 +12,7 @@ from pathlib import Path
 from aiohttp import web
 from threadpoolctl import threadpool_limits
 
-from .app import create_app
+from .app import create_app, server_options
 from .config import Config, ConfigError
 from .lightning import PolarNetworkError, load_polar_network
 
@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="price of one iteration in msat (1000 = 1 sat)")
     parser.add_argument("--workers", type=int, default=2,
                         help="threads that fit and score models (2)")
+    parser.add_argument("--read-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="drop a client silent this long: a request body that stops "
+                             "arriving (408), a connection that sends no request (60)")
     args = parser.parse_args(argv)
 
     # the learners already run in a thread pool: native thread pools inside each fit only
@@ -63,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         config = Config(network_file=args.network, node=args.node, data_dir=args.data_dir,
                         simnet=args.simnet, lnd_data_dir=args.lnd_data_dir,
                         host=args.host, port=args.port,
-                        price_msat=args.price_msat, workers=args.workers)
+                        price_msat=args.price_msat, workers=args.workers,
+                        read_timeout_seconds=args.read_timeout)
         if args.simnet and args.lnd_data_dir:
             raise ConfigError("--lnd-data-dir is for a real network; --simnet keeps its own")
         load_polar_network(config.network_file).lnd(config.node)  # fail early and clearly
@@ -72,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # run_app stops on SIGINT/SIGTERM: in-flight requests finish (up to the timeout), then
     # the cleanup contexts close the ledger, the Lightning connection and the simnet
-    web.run_app(create_app(config), host=config.host, port=config.port,
-                shutdown_timeout=30, print=lambda text: logging.getLogger(
-                    "alsats.backend").info(text.strip()))
+    log = logging.getLogger("alsats.backend")
+    web.run_app(create_app(config), host=config.host, port=config.port, shutdown_timeout=30,
+                print=lambda text: log.info(text.strip()), **server_options(config))
     return 0
 
 

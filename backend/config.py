@@ -43,6 +43,9 @@ class Config:
     max_open_challenges: int = 100
     session_idle_seconds: int = 24 * 3600  # a session unused this long is freed
     workers: int = 2  # threads that fit and score models off the event loop
+    # a client silent this long is dropped: a request body that stops arriving (408), a
+    # connection that sends no complete request, an idle keep-alive connection
+    read_timeout_seconds: float = 60.0
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
@@ -55,6 +58,7 @@ class Config:
             "max_open_challenges": self.max_open_challenges >= 1,
             "session_idle_seconds": self.session_idle_seconds >= 60,
             "workers": self.workers >= 1,
+            "read_timeout_seconds": self.read_timeout_seconds > 0,
         }
         for name, ok in checks.items():
             if not ok:

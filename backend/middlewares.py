@@ -1,13 +1,16 @@
-"""One error middleware: domain errors to statuses, every error as JSON, no tracebacks out."""
+"""The error middleware (domain errors to statuses, every error as JSON, no tracebacks
+out) and the read timeout (a client that stops sending its body is dropped)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
-from aiohttp import web
+from aiohttp import StreamReader, web
 
 from .errors import json_error
+from .keys import CONFIG
 from .learners import LearnerError
 from .lightning import LightningError
 from .sessions import SessionGone
@@ -19,6 +22,12 @@ log = logging.getLogger("alsats.backend")
 async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
     try:
         return await handler(request)
+    except BodyReadTimeout as exc:
+        log.info("%s %s: %s; the connection is closed", request.method, request.path, exc)
+        response = web.json_response({"error": f"{exc}: nothing was charged, send the "
+                                      "request again"}, status=408)
+        response.force_close()  # the client is silent: do not wait for its next request
+        return response
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
@@ -50,3 +59,45 @@ def _plain(text: str) -> str:
 
 def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
+
+
+class BodyReadTimeout(TimeoutError):
+    """The client stopped sending its request body.
+
+    A TimeoutError, so that aiohttp's lingering read of the unread body, after the 408,
+    gives up at once instead of waiting on the silent client for its own 10 s."""
+
+
+@web.middleware
+async def read_timeout_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Drop a request whose body stops arriving for ``read_timeout_seconds``.
+
+    aiohttp waits for a request body forever, so a client that sends its headers and then
+    goes silent would hold a connection and a handler for good. As nginx's
+    client_body_timeout, the clock is the time between two arrivals, not the whole body:
+    a big pool on a slow link is fine as long as it keeps coming. The views read a body
+    as soon as they start, so a stall is the client's, not a view's that stopped reading.
+    """
+    content = request.content
+    if content.is_eof():  # no body, or all of it is here already
+        return await handler(request)
+    watchdog = asyncio.create_task(_watch(content, request.app[CONFIG].read_timeout_seconds))
+    try:
+        return await handler(request)
+    finally:
+        watchdog.cancel()
+
+
+async def _watch(content: StreamReader, timeout: float) -> None:
+    """Fail the body's reads once no byte arrived for ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    step = min(1.0, timeout / 4)
+    seen, since = content.total_bytes, loop.time()
+    while not content.is_eof():
+        await asyncio.sleep(step)
+        if content.total_bytes != seen:
+            seen, since = content.total_bytes, loop.time()
+        elif loop.time() - since >= timeout:
+            content.set_exception(BodyReadTimeout(
+                f"the request body stopped arriving: nothing for {timeout:g} s"))
+            return
