@@ -19,7 +19,12 @@ import numpy as np
 import requests
 
 from backend.l402 import MalformedHeaderError, format_authorization, parse_challenge
-from backend.lightning import LightningError, PaymentInFlightError
+from backend.lightning import (
+    LightningError,
+    NodeUnavailableError,
+    PaymentError,
+    PaymentInFlightError,
+)
 
 from .wallet import LightningWallet
 
@@ -61,11 +66,23 @@ class Spending:
     paid_msat: int = 0  # invoice amounts
     fees_msat: int = 0  # routing fees on top
     iterations_bought: int = 0
-    in_flight_msat: int = 0  # payments with no final answer (amount + fee limit): may settle
+    in_flight_msat: int = 0  # a payment with no final answer (amount + fee limit): may settle
 
     @property
     def total_msat(self) -> int:
         return self.paid_msat + self.fees_msat
+
+
+@dataclass(frozen=True)
+class UnsettledPayment:
+    """A payment the wallet gave no final answer for (its node went away): it may settle."""
+
+    macaroon: bytes
+    payment_hash: str
+    iterations: int
+    amount_msat: int
+    session_id: str
+    offer: dict  # the 402 answer it paid
 
 
 class AlsatsClient:
@@ -93,6 +110,7 @@ class AlsatsClient:
         self.spending = Spending()
         self.session_id: str | None = None
         self.credits_left = 0
+        self.unsettled: UnsettledPayment | None = None
         self._authorization: str | None = None
         self._info: dict | None = None
         self._http = requests.Session()
@@ -123,24 +141,24 @@ class AlsatsClient:
         return self._call("POST", "/label", json={"x": _listed(x)})
 
     def upload_pool(self, pool: np.ndarray) -> dict:
-        return self._call("PUT", "/pool", data=_npy(pool),
+        return self._call("PUT", "/pool", data=_npy(pool), cost=0,
                           headers={"Content-Type": "application/octet-stream"})
 
     def upload_holdout(self, x: np.ndarray) -> dict:
         """Held-out samples (unlabeled: their labels stay here) for a free accuracy curve."""
-        return self._call("PUT", "/holdout", data=_npy(x),
+        return self._call("PUT", "/holdout", data=_npy(x), cost=0,
                           headers={"Content-Type": "application/octet-stream"})
 
     def holdout_predictions(self) -> dict:
         """The newest model's predictions for the held-out samples (free)."""
-        return self._call("GET", "/holdout")
+        return self._call("GET", "/holdout", cost=0)
 
     def query(self, k: int = 1, exclude: list[int] | None = None) -> dict:
         """The k most uncertain samples, never one of the pool indices in ``exclude``."""
         body: dict[str, Any] = {"k": k}
         if exclude:
             body["exclude"] = [int(i) for i in exclude]
-        return self._call("POST", "/query", json=body)
+        return self._call("POST", "/query", json=body, cost=0)
 
     def teach(self, index: int, label: Any) -> dict:
         return self._call("POST", "/teach", json={"index": int(index), "label": label})
@@ -151,10 +169,10 @@ class AlsatsClient:
                           cost=len(indices))
 
     def undo(self, index: int) -> dict:
-        return self._call("POST", "/undo", json={"index": int(index)})
+        return self._call("POST", "/undo", json={"index": int(index)}, cost=0)
 
     def session_info(self) -> dict:
-        return self._call("GET", "/session")
+        return self._call("GET", "/session", cost=0)
 
     def download_model(self) -> bytes:
         """The trained model as skops bytes (one iteration)."""
@@ -165,7 +183,7 @@ class AlsatsClient:
         try:
             if self.session_id is not None and self._authorization is not None:
                 try:
-                    self._call("DELETE", "/session")
+                    self._call("DELETE", "/session", cost=0)
                 except ServerError as exc:
                     if exc.status != 410:  # 410: closed already, as we wanted
                         raise
@@ -183,6 +201,9 @@ class AlsatsClient:
     # -- paying -----------------------------------------------------------------------
 
     def _buy(self, iterations: int, body: dict) -> dict:
+        recovered = self.track_unsettled()
+        if recovered is not None:  # a purchase thought lost had gone through: use it first
+            return recovered
         response = self._send("POST", "/pay/initialize",
                               json={"iterations": iterations, **body})
         if response.status_code != 402:
@@ -231,29 +252,71 @@ class AlsatsClient:
                 f"the budget of {self.budget_msat} msat ({committed} spent or in flight)")
         try:
             payment = self.wallet.pay(invoice, fee_limit_msat=self.fee_limit_msat)
-        except PaymentInFlightError as exc:
-            # it may still settle: count it against the budget as if it had
+        except (PaymentInFlightError, NodeUnavailableError) as exc:
+            # no final answer: it may have settled. It counts against the budget, and is
+            # looked up before anything else is paid (track_unsettled).
+            self.unsettled = UnsettledPayment(macaroon, decoded.payment_hash, iterations,
+                                              amount, session_id, body)
             self.spending.in_flight_msat += amount + self.fee_limit_msat
-            raise PaymentFailedError(f"payment failed: {exc}", exc.reason) from exc
+            raise PaymentFailedError(f"payment failed: {exc}", "IN_FLIGHT") from exc
         except LightningError as exc:
             raise PaymentFailedError(f"payment failed: {exc}",
                                      getattr(exc, "reason", type(exc).__name__)) from exc
+        self._count_payment(payment.fee_msat, iterations, amount)
+        self._use_credential(macaroon, payment.preimage, iterations, session_id)
+        return body
+
+    def _count_payment(self, fee_msat: int, iterations: int, amount: int) -> None:
         self.spending.payments += 1
         self.spending.paid_msat += amount
-        self.spending.fees_msat += payment.fee_msat
+        self.spending.fees_msat += fee_msat
         self.spending.iterations_bought += iterations
+
+    def _use_credential(self, macaroon: bytes, preimage: str, iterations: int,
+                        session_id: str) -> None:
         self.session_id = session_id
-        self._authorization = format_authorization(macaroon, bytes.fromhex(payment.preimage))
+        self._authorization = format_authorization(macaroon, bytes.fromhex(preimage))
         self.credits_left = iterations
-        return body
+
+    def track_unsettled(self) -> dict | None:
+        """Before paying anything else, learn how a payment left without an answer ended:
+        settled, its credential is the one to use (the credits bought are not lost), and
+        its 402 answer is returned; failed or never started, it is forgotten. Still
+        unknown: PaymentFailedError, nothing paid."""
+        pending = self.unsettled
+        if pending is None:
+            return None
+        try:
+            payment = self.wallet.track_payment(pending.payment_hash)
+        except (PaymentInFlightError, NodeUnavailableError) as exc:
+            raise PaymentFailedError(f"the last payment has no final answer yet: {exc}",
+                                     "IN_FLIGHT") from exc
+        except PaymentError:
+            payment = None  # it failed, or never reached the node: nothing left bob's node
+        self.unsettled = None
+        self.spending.in_flight_msat -= pending.amount_msat + self.fee_limit_msat
+        if payment is not None:
+            self._count_payment(payment.fee_msat, pending.iterations, pending.amount_msat)
+            if self.session_id in (None, pending.session_id):  # not a session left since
+                self._use_credential(pending.macaroon, payment.preimage, pending.iterations,
+                                     pending.session_id)
+                return pending.offer
+        return None
 
     # -- HTTP -------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, paid: bool = True, raw: bool = False,
               cost: int = 1, **kwargs: Any) -> Any:
-        """One API call; pays the challenges it meets (at most a few) and retries."""
+        """One API call; pays the challenges it meets (at most a few) and retries.
+
+        ``paid``: the call carries the credential; ``cost``: the credits it uses (0 for
+        the free calls that only name the session)."""
         headers = {**kwargs.pop("headers", {}), "Idempotency-Key": uuid.uuid4().hex}
-        if paid and self._authorization is None:
+        if paid:
+            self.track_unsettled()
+        if paid and (self._authorization is None or self.credits_left < cost):
+            # buy what the call needs first: a 402 would offer the server's size, and an
+            # offer turned down is an invoice left open
             self.buy(max(self.block_size, cost))
         for payments in range(MAX_PAYMENTS_PER_CALL + 1):
             if paid:

@@ -305,6 +305,7 @@ class Labeler:
 
     def _send(self) -> None:
         """The next undo, or the next run of teaches as one call (one refit)."""
+        self.client.track_unsettled()  # credits a lost answer bought count in the batch
         with self._cond:
             batch = [self._outbox.popleft()]
             if batch[0][0] == "teach":
@@ -415,7 +416,8 @@ def describe(exc: Exception, label_file: Any) -> Problem:
         return Problem("budget", f"Budget reached: {exc}. {saved} Raise the client's "
                        "budget_msat (or max_payment_msat) and press Retry.")
     if isinstance(exc, PaymentFailedError):
-        charged = ("It may still settle, and counts against the budget until it does."
+        charged = ("It may have settled: Retry looks it up first and, if it did, uses "
+                   "the credits it bought."
                    if exc.reason == "IN_FLIGHT" else "Nothing was charged for the call.")
         return Problem("payment", f"The payment failed ({exc.reason}): {exc}. {charged} "
                        f"{saved} Press Retry.")

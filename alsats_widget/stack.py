@@ -41,11 +41,12 @@ class StackError(RuntimeError):
 
 class LocalStack:
     def __init__(self, url: str, data_dir: Path, network_file: Path,
-                 process: subprocess.Popen | None) -> None:
+                 process: subprocess.Popen | None, price_msat: int | None = None) -> None:
         self.url = url
         self.data_dir = data_dir
         self.network_file = network_file
         self.process = process  # None when attached to a stack someone else started
+        self.price_msat = price_msat
         self._wallets: dict[str, LightningWallet] = {}
 
     def wallet(self, name: str = "bob") -> LightningWallet:
@@ -59,18 +60,33 @@ class LocalStack:
         """A client of the backend paying with ``wallet``; options as AlsatsClient's."""
         return AlsatsClient(self.url, self.wallet(wallet), **options)
 
-    def stop(self) -> None:
-        for wallet in self._wallets.values():
-            wallet.close()
-        self._wallets.clear()
-        if self.process is not None and self.process.poll() is None:
+    def restart(self, timeout: float = 60.0) -> None:
+        """Start the backend again (stopping it first if it runs), say after a crash: the
+        same data dir, URL and Lightning ports, so wallets and clients carry on."""
+        if self.process is None:
+            raise StackError("this stack was started by another process: restart it there")
+        self._end_process()
+        self.process = _start_backend(self.network_file, self.url, self.data_dir,
+                                      self.price_msat)
+        if not _wait_healthy(self.url, self.process, timeout):
+            self._end_process()
+            raise StackError(f"the local backend did not start again; {_log_tail(self)}")
+
+    def _end_process(self) -> None:
+        if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def stop(self) -> None:
+        for wallet in self._wallets.values():
+            wallet.close()
+        self._wallets.clear()
         if self.process is not None:
+            self._end_process()
             (self.data_dir / "stack.json").unlink(missing_ok=True)
 
     def __enter__(self) -> LocalStack:
@@ -102,20 +118,16 @@ def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
         network = copy_with_free_ports(network_file or NETWORK_FILE, data_dir / "network.json")
         url = f"http://127.0.0.1:{free_ports(1)[0]}"
         process = _start_backend(network, url, data_dir, price_msat)
-        stack = LocalStack(url, data_dir, network, process)
+        stack = LocalStack(url, data_dir, network, process, price_msat)
         atexit.register(stack.stop)
-        deadline = time.monotonic() + timeout
-        while not _healthy(url) and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if _healthy(url):
+        if _wait_healthy(url, process, timeout):
             break
         exited = process.poll() is not None
         stack.stop()
         # A port taken meanwhile, or a child lost between fork and exec (gRPC's threads
         # in this process make that possible): start afresh; a timeout is final.
         if not exited or attempt == START_ATTEMPTS:
-            tail = (data_dir / "backend.log").read_text(errors="replace")[-2000:]
-            raise StackError(f"the local backend did not start; its log ends:\n{tail}")
+            raise StackError(f"the local backend did not start; {_log_tail(stack)}")
     state_file.write_text(json.dumps({"url": url, "pid": process.pid,
                                       "network_file": str(network)}))
     return stack
@@ -130,6 +142,19 @@ def _start_backend(network: Path, url: str, data_dir: Path,
              url.rsplit(":", 1)[1], "--price-msat", str(price_msat)],
             stdout=log, stderr=subprocess.STDOUT, preexec_fn=_backend_child,
         )
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> bool:
+    """Wait until the backend answers /healthz; False if it exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not _healthy(url) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _healthy(url)
+
+
+def _log_tail(stack: LocalStack) -> str:
+    tail = (stack.data_dir / "backend.log").read_text(errors="replace")[-2000:]
+    return f"its log ends:\n{tail}"
 
 
 def _healthy(url: str) -> bool:

@@ -70,6 +70,11 @@ class LightningWallet:
         return self._run(self._node.send_payment(
             payment_request, fee_limit_msat=fee_limit_msat, timeout_seconds=timeout_seconds))
 
+    def track_payment(self, payment_hash: str, *, timeout_seconds: int = 30) -> Payment:
+        """How a payment this node made ended (the proof, if it settled); raises
+        backend.lightning's errors: PaymentError if it failed or was never made."""
+        return self._run(self._node.track_payment(payment_hash, timeout=timeout_seconds))
+
     def close(self) -> None:
         if self._thread.is_alive():
             self._run(self._node.close())

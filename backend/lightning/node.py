@@ -35,6 +35,7 @@ from .polar import load_polar_network
 
 CALL_TIMEOUT_SECONDS = 30.0
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024  # LND's own limit for large responses
+MAX_RECONNECT_BACKOFF_MS = 2_000  # gRPC's default grows to 120 s: a node back is seen soon
 AUTH_PHRASES = ("macaroon", "permission denied", "verification failed")
 
 
@@ -79,6 +80,7 @@ class LightningNode:
             self._channel = grpc.aio.secure_channel(self.host, credentials, options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.keepalive_time_ms", 30_000),
+                ("grpc.max_reconnect_backoff_ms", MAX_RECONNECT_BACKOFF_MS),
             ])
         return self._channel
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -103,9 +104,16 @@ def test_pay_per_iteration_stays_per_iteration_after_a_bigger_call(stack, digits
     with stack.client("bob", block_size=1, mode="pool") as client:
         client.upload_pool(x[:50])  # buys 1 iteration: a credential to upload with
         client.teach_many(list(range(5)), [int(v) for v in y[:5]])  # costs 5: buys 5
-        client.teach(5, int(y[5]))  # the server offers 5 more (its last block); buys 1
+        client.teach(5, int(y[5]))  # buys 1, not the 5 the server would offer
         assert client.spending.iterations_bought == 1 + 5 + 1
         assert client.spending.payments == 3 and client.credits_left == 0
+        # each block was bought before the call that needed it: no 402 offer was turned
+        # down, so no invoice was left open (the upload's credit is left: the call after
+        # it cost 5)
+        with sqlite3.connect(stack.data_dir / "backend" / "credits.sqlite") as db:
+            sold = db.execute("SELECT iterations, used FROM credentials WHERE session_id = ?",
+                              (client.session_id,)).fetchall()
+        assert sorted(sold) == [(1, 0), (1, 1), (5, 5)]
 
 
 def test_closing_a_session_closed_already_is_fine(stack):

@@ -118,6 +118,10 @@ class DishonestServer:
     async def close(self) -> None:
         await self._server.close()
 
+    def spend_all(self) -> None:
+        """Every credential sold counts as used up from now on."""
+        self._credits = dict.fromkeys(self._credits, 0)
+
     @web.middleware
     async def _record(self, request: web.Request, handler) -> web.StreamResponse:
         response = await handler(request)
@@ -254,12 +258,11 @@ def payments_tried(simnet, payer: str = "bob") -> int:
 # -- the honest control ---------------------------------------------------------------
 
 
-async def test_honest_control_pays_and_retries_with_the_credential_and_same_key(
-        server, wallet, nodes):
+async def test_honest_control_buys_what_a_call_needs_before_the_call(server, wallet, nodes):
     before = await balance(wallet)
     client = Client(server, wallet)
     assert (await client.label())["credits_left"] == 0  # buys one, uses it
-    assert (await client.label())["credits_left"] == 0  # used up: 402, pays, retries
+    assert (await client.label())["credits_left"] == 0  # used up: buys one, then calls
     await client.close()
 
     assert before - await balance(wallet) == 2 * PRICE  # direct channel: no routing fee
@@ -267,17 +270,36 @@ async def test_honest_control_pays_and_retries_with_the_credential_and_same_key(
     assert client.sync.spending.payments == 2 and client.sync.spending.total_msat == 2 * PRICE
 
     calls = [s for s in server.seen if s.path == "/label"]
-    assert [s.status for s in calls] == [200, 402, 200]
-    first, second = server.offers
+    assert [s.status for s in calls] == [200, 200]  # no 402 to turn down: none left open
+    assert [s.status for s in server.seen if s.path == "/pay/initialize"] == [402, 402]
     proofs = [(await nodes["alice"].lookup_invoice(o.payment_hash)).preimage
               for o in server.offers]
     for offer, preimage in zip(server.offers, proofs, strict=True):
         assert hashlib.sha256(bytes.fromhex(preimage)).hexdigest() == offer.payment_hash
-    assert calls[0].authorization == f"L402 {first.macaroon}:{proofs[0]}"
-    assert calls[1].authorization == calls[0].authorization  # credits used up: 402
+    assert [c.authorization for c in calls] == [
+        f"L402 {o.macaroon}:{p}" for o, p in zip(server.offers, proofs, strict=True)]
+    assert calls[0].idempotency_key != calls[1].idempotency_key  # another call, another key
+
+
+async def test_a_402_to_a_call_is_paid_and_the_call_repeated_with_its_key(server, wallet,
+                                                                          nodes):
+    client = Client(server, wallet)
+    await asyncio.to_thread(client.sync.buy, 2)
+    assert (await client.label())["credits_left"] == 1
+    server.spend_all()  # the server counts fewer than the client (say a lost answer's)
+    assert (await client.label())["credits_left"] == 0  # 402, pays 1 more, repeats
+    await client.close()
+
+    calls = [s for s in server.seen if s.path == "/label"]
+    assert [s.status for s in calls] == [200, 402, 200]
+    first, second = server.offers
+    proofs = [(await nodes["alice"].lookup_invoice(o.payment_hash)).preimage
+              for o in server.offers]
+    assert calls[1].authorization == calls[0].authorization == f"L402 {first.macaroon}:" \
+        f"{proofs[0]}"
     assert calls[2].authorization == f"L402 {second.macaroon}:{proofs[1]}"
     assert calls[1].idempotency_key == calls[2].idempotency_key  # the retry repeats its key
-    assert calls[0].idempotency_key != calls[1].idempotency_key  # another call, another key
+    assert client.sync.spending.payments == 2
 
 
 # -- refusals: nothing leaves bob's node ----------------------------------------------
@@ -417,24 +439,44 @@ class InFlightWallet:
     """MOCK FAULT (the simnet always answers at once): bob's real wallet pays for real,
     then reports the payment in flight, as LND does when its stream ends too early."""
 
-    def __init__(self, wallet: LightningWallet) -> None:
+    def __init__(self, wallet: LightningWallet, tracked: bool = True) -> None:
         self.wallet = wallet
+        self.tracked = tracked  # False: tracking gives no final answer either
 
     def pay(self, invoice: str, **options):
         payment = self.wallet.pay(invoice, **options)
         raise PaymentInFlightError("bob: payment stream ended without a final state",
                                    payment.payment_hash)
 
+    def track_payment(self, payment_hash: str):
+        if not self.tracked:
+            raise PaymentInFlightError("bob: still in flight", payment_hash)
+        return self.wallet.track_payment(payment_hash)
+
 
 async def test_a_payment_left_in_flight_counts_against_the_budget(server, wallet, simnet):
     budget = 2 * (PRICE + FEE_LIMIT) - 1  # room for one payment with its fee limit, not two
-    client = AlsatsClient(server.url, InFlightWallet(wallet), retries=0, budget_msat=budget)
+    client = AlsatsClient(server.url, InFlightWallet(wallet, tracked=False), retries=0,
+                          budget_msat=budget)
     before = await balance(wallet)
     with pytest.raises(PaymentFailedError, match="without a final state") as failed:
         await asyncio.to_thread(client.label, SAMPLE)
     assert failed.value.reason == "IN_FLIGHT"
     assert client.spending.in_flight_msat == PRICE + FEE_LIMIT
-    with pytest.raises(OverBudgetError, match=r"\(11000 spent or in flight\)"):
-        await asyncio.to_thread(client.label, SAMPLE)
+    with pytest.raises(PaymentFailedError, match="no final answer yet"):
+        await asyncio.to_thread(client.label, SAMPLE)  # never paid again while unknown
     assert before - await balance(wallet) == PRICE  # the in-flight one did go through
+    assert payments_tried(simnet) == 1
+
+
+async def test_a_payment_left_in_flight_that_settled_buys_its_credits(server, wallet, simnet):
+    client = AlsatsClient(server.url, InFlightWallet(wallet), retries=0)
+    before = await balance(wallet)
+    with pytest.raises(PaymentFailedError, match="without a final state"):
+        await asyncio.to_thread(client.label, SAMPLE)
+    answer = await asyncio.to_thread(client.label, SAMPLE)  # tracked: it settled
+    assert answer["credits_left"] == 0
+    assert client.unsettled is None and client.spending.in_flight_msat == 0
+    assert client.spending.payments == 1 and client.spending.paid_msat == PRICE
+    assert before - await balance(wallet) == PRICE
     assert payments_tried(simnet) == 1
