@@ -110,6 +110,7 @@ class AlsatsClient:
         self.spending = Spending()
         self.session_id: str | None = None
         self.credits_left = 0
+        self.relearn_free = 0  # labels the server teaches again free (a restart lost them)
         self.unsettled: UnsettledPayment | None = None
         self._authorization: str | None = None
         self._info: dict | None = None
@@ -161,12 +162,13 @@ class AlsatsClient:
         return self._call("POST", "/query", json=body, cost=0)
 
     def teach(self, index: int, label: Any) -> dict:
-        return self._call("POST", "/teach", json={"index": int(index), "label": label})
+        return self._call("POST", "/teach", json={"index": int(index), "label": label},
+                          relearn=True)
 
     def teach_many(self, indices: list[int], labels: list[Any]) -> dict:
         return self._call("POST", "/teach", json={"indices": [int(i) for i in indices],
                                                   "labels": list(labels)},
-                          cost=len(indices))
+                          cost=len(indices), relearn=True)
 
     def undo(self, index: int) -> dict:
         return self._call("POST", "/undo", json={"index": int(index)}, cost=0)
@@ -196,7 +198,7 @@ class AlsatsClient:
         410); the next paid call starts a new session. Spending is kept."""
         self.session_id = None
         self._authorization = None
-        self.credits_left = 0
+        self.credits_left = self.relearn_free = 0
 
     # -- paying -----------------------------------------------------------------------
 
@@ -306,14 +308,17 @@ class AlsatsClient:
     # -- HTTP -------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, *, paid: bool = True, raw: bool = False,
-              cost: int = 1, **kwargs: Any) -> Any:
+              cost: int = 1, relearn: bool = False, **kwargs: Any) -> Any:
         """One API call; pays the challenges it meets (at most a few) and retries.
 
         ``paid``: the call carries the credential; ``cost``: the credits it uses (0 for
-        the free calls that only name the session)."""
+        the free calls that only name the session); ``relearn``: a teach, free while the
+        server teaches again the labels a restart lost (``relearn_free``)."""
         headers = {**kwargs.pop("headers", {}), "Idempotency-Key": uuid.uuid4().hex}
         if paid:
             self.track_unsettled()
+        if relearn:
+            cost -= min(cost, self.relearn_free)
         if paid and (self._authorization is None or self.credits_left < cost):
             # buy what the call needs first: a 402 would offer the server's size, and an
             # offer turned down is an invoice left open
@@ -339,6 +344,7 @@ class AlsatsClient:
                 return response.content
             body = _json(response)
             self.credits_left = body.get("credits_left", self.credits_left)
+            self.relearn_free = body.get("relearn_free", self.relearn_free)
             return body
         raise AlsatsError(f"{path}: still asked to pay after {MAX_PAYMENTS_PER_CALL} payments")
 

@@ -309,8 +309,10 @@ class Labeler:
         with self._cond:
             batch = [self._outbox.popleft()]
             if batch[0][0] == "teach":
-                # the credits left first (a bigger call would buy afresh and drop them)
-                limit = self.client.credits_left or self._labels_per_payment()
+                # the credits left first (a bigger call would buy afresh and drop them),
+                # with the labels the server teaches again free after a restart
+                limit = (self.client.credits_left + self.client.relearn_free
+                         or self._labels_per_payment())
                 while self._outbox and self._outbox[0][0] == "teach" and len(batch) < limit:
                     batch.append(self._outbox.popleft())
             self._in_flight = batch

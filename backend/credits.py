@@ -25,7 +25,8 @@ from .sqlite import open_database, transaction
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY, settings TEXT NOT NULL,
-    created INTEGER NOT NULL, expires INTEGER NOT NULL, closed INTEGER NOT NULL DEFAULT 0);
+    created INTEGER NOT NULL, expires INTEGER NOT NULL, closed INTEGER NOT NULL DEFAULT 0,
+    labels_held INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS credentials (
     token_id BLOB PRIMARY KEY, payment_hash BLOB UNIQUE NOT NULL,
     session_id TEXT NOT NULL REFERENCES sessions (session_id),
@@ -37,6 +38,7 @@ CREATE INDEX IF NOT EXISTS credentials_unused ON credentials (created) WHERE use
 CREATE INDEX IF NOT EXISTS sessions_by_created ON sessions (created);
 CREATE TABLE IF NOT EXISTS charged_calls (
     token_id BLOB NOT NULL, idempotency_key TEXT NOT NULL, charged_at INTEGER NOT NULL,
+    credits INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (token_id, idempotency_key));
 """
 
@@ -60,6 +62,7 @@ class SessionRecord:
     created: int
     expires: int
     closed: bool
+    labels_held: int = 0  # labels its model held, as of the last change (a count only)
 
 
 @dataclass
@@ -76,6 +79,8 @@ class CreditLedger:
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._db = open_database(path, SCHEMA, synchronous="FULL")
+        self._add_column("sessions", "labels_held")
+        self._add_column("charged_calls", "credits", default=1)
         self._reserved: dict[bytes, int] = {}
         self._in_flight: set[tuple[bytes, str]] = set()
 
@@ -84,6 +89,13 @@ class CreditLedger:
 
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return transaction(self._db)
+
+    def _add_column(self, table: str, column: str, default: int = 0) -> None:
+        """A ledger written by an earlier version gets a count column it lacks."""
+        columns = {row["name"] for row in self._db.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL"
+                             f" DEFAULT {default}")
 
     # -- sessions -------------------------------------------------------------------
 
@@ -101,7 +113,11 @@ class CreditLedger:
         if row is None:
             return None
         return SessionRecord(row["session_id"], json.loads(row["settings"]), row["created"],
-                             row["expires"], bool(row["closed"]))
+                             row["expires"], bool(row["closed"]), row["labels_held"])
+
+    def set_labels_held(self, session_id: str, count: int) -> None:
+        self._db.execute("UPDATE sessions SET labels_held = ? WHERE session_id = ?",
+                         (count, session_id))
 
     def extend_session(self, session_id: str, expires: int) -> None:
         self._db.execute("UPDATE sessions SET expires = MAX(expires, ?) WHERE session_id = ?",
@@ -242,9 +258,9 @@ class CreditLedger:
                 db.execute("UPDATE credentials SET used = used + ? WHERE token_id = ?",
                            (reservation.count, reservation.token_id))
                 if reservation.idempotency_key is not None:
-                    db.execute("INSERT INTO charged_calls VALUES (?, ?, ?)",
+                    db.execute("INSERT INTO charged_calls VALUES (?, ?, ?, ?)",
                                (reservation.token_id, reservation.idempotency_key,
-                                int(self._clock())))
+                                int(self._clock()), reservation.count))
         return max(self.remaining(reservation.token_id, reservation.cap)
                    - self._reserved.get(reservation.token_id, 0), 0)
 

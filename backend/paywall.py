@@ -178,8 +178,10 @@ class Paywall:
         return grant
 
     async def charge(self, request: web.Request, grant: l402.Grant,
-                     work: Callable[[], Awaitable[Any]], cost: int = 1) -> tuple[Any, int]:
-        """Run a paid call's work, using ``cost`` credits only if it succeeds.
+                     work: Callable[[], Awaitable[Any]], cost: int = 1,
+                     free: int = 0) -> tuple[Any, int]:
+        """Run a paid call's work, using ``cost`` credits (less ``free``) only if it
+        succeeds.
 
         Returns (result, credits left).
         With an ``Idempotency-Key``, a retry of a call that was charged is not charged
@@ -189,11 +191,14 @@ class Paywall:
         key = idempotency_key(request)
         if key is not None and (grant.token_id, key) in self._answers:
             return self._answers[(grant.token_id, key)]
+        count = cost - free
+        if count == 0:
+            return await work(), self.credits_left(grant)
         try:
             reservation = self._ledger.reserve(grant.token_id, key, cap=grant.iterations,
-                                               count=cost)
+                                               count=count)
         except CreditsExhausted as exc:
-            block = max(grant.iterations, cost)
+            block = max(grant.iterations, count)
             more = await self.challenge(grant.session_id, block)
             raise more.error(f"{exc}: this invoice buys {block} more",
                              credits_left=self.credits_left(grant)) from None

@@ -41,6 +41,8 @@ class LiveSession:
     learner: StreamLearner | PoolLearner | None
     restored: bool  # made again after a restart: the model starts empty
     last_used: float = field(default_factory=time.time)
+    relearn_free: int = 0  # labels it may teach again for free (the ones a restart lost)
+    labels_held: int = 0  # the count the ledger keeps
 
     @property
     def session_id(self) -> str:
@@ -109,7 +111,9 @@ class SessionStore:
             record = self._ledger.session(session_id)
             if record is None or record.closed or record.expires <= now:
                 raise SessionGone(f"session {session_id} is closed or has expired")
-            live = LiveSession(record, self._new_learner(record.settings), restored=True)
+            live = LiveSession(record, self._new_learner(record.settings), restored=True,
+                               relearn_free=record.labels_held,
+                               labels_held=record.labels_held)
             self._live[session_id] = live
         live.last_used = now
         self._ledger.extend_session(session_id, int(now) + self._idle_seconds)
@@ -123,6 +127,23 @@ class SessionStore:
                                    strategy=settings["strategy"], max_pool=max_pool,
                                    background=True)
         return live.learner
+
+    def take_free(self, live: LiveSession, cost: int) -> int:
+        """How many of a teach's ``cost`` labels are free: a restart (or a day idle) lost
+        the session's model, so as many labels as it held are taught again for nothing."""
+        free = min(cost, live.relearn_free)
+        live.relearn_free -= free
+        return free
+
+    def learned(self, live: LiveSession, free: int, added: int) -> None:
+        """After a teach or undo: give back the free labels that added nothing (a retry's,
+        a label the model had), and keep the model's count of labels in the ledger; while
+        a lost model is being taught again, the count it had stands."""
+        live.relearn_free += free - min(free, max(added, 0))
+        held = live.learner.n_labeled
+        if held != live.labels_held and (live.relearn_free == 0 or held > live.labels_held):
+            self._ledger.set_labels_held(live.session_id, held)
+            live.labels_held = held
 
     def close(self, session_id: str) -> None:
         self._live.pop(session_id, None)

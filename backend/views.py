@@ -96,7 +96,8 @@ async def upload_pool(request: web.Request) -> web.Response:
     learner = await _off_loop(request, request.app[SESSIONS].attach_pool, live, pool,
                               limits.max_pool_samples)
     return web.json_response({"n_pool": learner.n_pool, "n_features": learner.n_features,
-                              "credits_left": request.app[PAYWALL].credits_left(grant)})
+                              "credits_left": request.app[PAYWALL].credits_left(grant),
+                              "relearn_free": live.relearn_free})
 
 
 async def upload_holdout(request: web.Request) -> web.Response:
@@ -132,7 +133,8 @@ async def query(request: web.Request) -> web.Response:
 
 
 async def teach(request: web.Request) -> web.Response:
-    """One label ({index, label}) or many ({indices, labels}, one iteration each)."""
+    """One label ({index, label}) or many ({indices, labels}, one iteration each; free
+    while a session teaches again the labels a restart lost)."""
     grant, live, body = await _paid_call(request, "pool", {"index", "label", "indices", "labels"})
     learner = _pool(live)
     if "indices" in body or "labels" in body:
@@ -142,17 +144,23 @@ async def teach(request: web.Request) -> web.Response:
                 or not 1 <= len(indices) == len(labels) <= limit:
             raise json_error(web.HTTPBadRequest, "indices and labels must be lists of the "
                              f"same length, 1 to {limit}")
-        result, left = await _charge(request, grant, learner.teach_many, indices, labels,
-                                     cost=len(indices))
+        work, args, cost = learner.teach_many, (indices, labels), len(indices)
     else:
-        index, given = _field(body, "index"), _field(body, "label")
-        result, left = await _charge(request, grant, learner.teach, index, given)
-    return web.json_response({**result, "credits_left": left})
+        work, args, cost = learner.teach, (_field(body, "index"), _field(body, "label")), 1
+    sessions, before = request.app[SESSIONS], learner.n_labeled
+    free = sessions.take_free(live, cost)
+    try:
+        result, left = await _charge(request, grant, work, *args, cost=cost, free=free)
+    finally:
+        sessions.learned(live, free, learner.n_labeled - before)
+    return web.json_response({**result, "credits_left": left,
+                              "relearn_free": live.relearn_free})
 
 
 async def undo(request: web.Request) -> web.Response:
     grant, live, body = await _paid_call(request, "pool", {"index"})
     result = await _off_loop(request, _pool(live).undo, _field(body, "index"))
+    request.app[SESSIONS].learned(live, 0, 0)
     return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
 
 
@@ -166,6 +174,7 @@ async def session_info(request: web.Request) -> web.Response:
         "n_labeled": getattr(learner, "n_labeled", 0) if learner else 0,
         "pool_uploaded": isinstance(learner, PoolLearner),
         "credits_left": request.app[PAYWALL].credits_left(grant),
+        "relearn_free": live.relearn_free,
         "price_msat": request.app[CONFIG].price_msat,
     })
 
@@ -237,9 +246,10 @@ def _pool(live: LiveSession) -> PoolLearner:
     return live.learner
 
 
-async def _charge(request: web.Request, grant, fn: Callable, *args: Any, cost: int = 1):
+async def _charge(request: web.Request, grant, fn: Callable, *args: Any, cost: int = 1,
+                  free: int = 0):
     return await request.app[PAYWALL].charge(
-        request, grant, lambda: _off_loop(request, fn, *args), cost)
+        request, grant, lambda: _off_loop(request, fn, *args), cost, free)
 
 
 async def _off_loop(request: web.Request, fn: Callable, *args: Any):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 
 import pytest
 
@@ -117,3 +118,25 @@ def test_a_call_may_cost_several_credits(ledger):
     held = ledger.reserve(token, count=2)
     ledger.release(held)
     assert ledger.remaining(token) == 2
+
+
+def test_a_ledger_from_before_the_counts_gets_their_columns(tmp_path):
+    path = tmp_path / "credits.sqlite"
+    with sqlite3.connect(path) as db:  # the tables as an earlier version made them
+        db.executescript("""
+            CREATE TABLE sessions (session_id TEXT PRIMARY KEY, settings TEXT NOT NULL,
+                created INTEGER NOT NULL, expires INTEGER NOT NULL,
+                closed INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE charged_calls (token_id BLOB NOT NULL,
+                idempotency_key TEXT NOT NULL, charged_at INTEGER NOT NULL,
+                PRIMARY KEY (token_id, idempotency_key));
+            INSERT INTO sessions VALUES ('s1', '{}', 1, 99999999999, 0);
+            INSERT INTO charged_calls VALUES (x'01', 'k1', 1);
+        """)
+    ledger = CreditLedger(path)
+    assert ledger.session("s1").labels_held == 0
+    ledger.set_labels_held("s1", 7)
+    assert ledger.session("s1").labels_held == 7
+    ledger.close()
+    with sqlite3.connect(path) as db:  # a call charged before counted one credit
+        assert db.execute("SELECT credits FROM charged_calls").fetchall() == [(1,)]

@@ -30,6 +30,50 @@ async def test_restart_mid_session_keeps_credits_and_charged_keys(backend):
     assert status == 200 and body["credits_left"] == 3
 
 
+def npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+async def test_a_model_a_restart_lost_is_taught_again_for_free(backend):
+    buyer = await backend.start()
+    auth, _ = await buyer.buy(6, mode="pool")
+    pool = npy(np.random.default_rng(2).integers(0, 255, (60, 16)).astype(np.uint8))
+    octets = {"Content-Type": "application/octet-stream"}
+    status, body = await buyer.call("PUT", "/pool", auth, data=pool, headers=octets)
+    assert status == 200 and body["relearn_free"] == 0
+    teach = {"indices": [0, 1, 2, 3, 4], "labels": [0, 1, 2, 3, 4]}
+    status, body = await buyer.call("POST", "/teach", auth, json=teach)
+    assert status == 200 and body["credits_left"] == 1
+    status, body = await buyer.call("POST", "/undo", auth, json={"index": 4})
+    assert status == 200  # the model holds 4 labels now
+    await backend.stop()
+
+    buyer = await backend.start()
+    status, body = await buyer.call("PUT", "/pool", auth, data=pool, headers=octets)
+    assert status == 200 and body["relearn_free"] == 4  # the labels the model held
+    # the 4 lost ones and a new one: 4 free, 1 charged
+    teach = {"indices": [0, 1, 2, 3, 5], "labels": [0, 1, 2, 3, 5]}
+    status, body = await buyer.call("POST", "/teach", auth, json=teach)
+    assert status == 200 and body["n_labeled"] == 5
+    assert body["credits_left"] == 0 and body["relearn_free"] == 0
+    status, body = await buyer.call("POST", "/teach", auth, json={"index": 6, "label": 6})
+    assert status == 402  # beyond what was lost, teaching is paid again
+
+    await backend.stop()  # lost again, while it held 5: those 5 are free again
+    buyer = await backend.start()
+    status, body = await buyer.call("PUT", "/pool", auth, data=pool, headers=octets)
+    assert body["relearn_free"] == 5
+    for _ in range(2):  # a label taught twice adds nothing the second time, costs nothing
+        status, body = await buyer.call("POST", "/teach", auth, json={"index": 0, "label": 0})
+        assert status == 200 and body["relearn_free"] == 4
+    status, body = await buyer.call("POST", "/teach", auth, json={"index": 70, "label": 1})
+    assert status == 400 and "index" in body["error"]  # refused: the free label stays
+    status, session = await buyer.call("GET", "/session", auth)
+    assert session["relearn_free"] == 4 and session["credits_left"] == 0
+
+
 async def test_nothing_user_sent_is_on_disk(backend, config):
     buyer = await backend.start()
     marker = 0.123456789  # a value no file should ever contain

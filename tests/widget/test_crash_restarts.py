@@ -10,7 +10,8 @@ up. After every restart the books are audited:
 - credits: every settled invoice's credential is held by the client; every credit used was
   used by a call that answered 200, or by the one call a kill cut off; no call (one
   Idempotency-Key) was charged twice; every credential but the current one is used in
-  full and the current one's credits are still there to use;
+  full and the current one's credits are still there to use; each label was paid once
+  (the labels a restart lost are taught again free), but for a call a kill cut off;
 - labels: the label file holds every label the widget accepted, in order, and once caught
   up the server holds them all.
 
@@ -167,14 +168,14 @@ async def books(stack) -> dict:
                                         for i in invoices if i.settled}}
 
 
-def ledger(stack) -> tuple[dict[bytes, sqlite3.Row], list[tuple[bytes, str]]]:
+def ledger(stack) -> tuple[dict[bytes, sqlite3.Row], list[tuple[bytes, str, int]]]:
     """The server's credentials (by payment hash) and charged calls, read only."""
     path = stack.data_dir / "backend" / "credits.sqlite"
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         db.row_factory = sqlite3.Row
         credentials = {bytes(r["payment_hash"]): r
                        for r in db.execute("SELECT * FROM credentials")}
-        charged = [(bytes(r["token_id"]), r["idempotency_key"])
+        charged = [(bytes(r["token_id"]), r["idempotency_key"], r["credits"])
                    for r in db.execute("SELECT * FROM charged_calls")]
     return credentials, charged
 
@@ -194,16 +195,17 @@ def audit(stack, client: AuditedClient, start: dict, kills: int) -> dict:
     lost = [c["payment_hash"].hex() for c in sold.values() if bytes(c["token_id"]) not in held]
     assert not lost, f"paid for, and the client does not have them: {lost}"
 
-    assert max(Counter(key for _, key in charged).values(), default=1) == 1  # never twice
-    cut_off = 0
+    assert max(Counter(key for _, key, _ in charged).values(), default=1) == 1  # never twice
+    cut_off = cut_off_credits = 0
     used: Counter[bytes] = Counter()
-    for token, key in charged:
+    for token, key, credits in charged:
         call = client.sent[(token, key)]
-        assert call.path in CHARGED_PATHS
+        assert call.path in CHARGED_PATHS and 1 <= credits <= call.cost
         if 200 not in call.statuses:  # charged, but the answer was lost in a kill
             assert call.statuses[-1] is None
             cut_off += 1
-        used[token] += call.cost
+            cut_off_credits += credits
+        used[token] += credits
     assert cut_off <= kills
     for credential in sold.values():
         token = bytes(credential["token_id"])
@@ -213,6 +215,9 @@ def audit(stack, client: AuditedClient, start: dict, kills: int) -> dict:
     info = client.session_info()
     current = next(c for c in sold.values() if bytes(c["token_id"]) == client.current_token())
     assert info["credits_left"] == current["iterations"] - current["used"]
+    # every label paid once: a model a restart lost is taught again for free; only a call
+    # whose answer a kill cut off may be paid again when it is sent again
+    assert client.spending.iterations_bought <= info["n_labeled"] + cut_off_credits
     return {"paid_msat": paid, "cut_off": cut_off, "info": info}
 
 
@@ -258,7 +263,8 @@ def test_kill_9_during_a_paid_labeling_run_loses_no_money_and_no_label(tmp_path,
                     stack.process.wait()
                 time.sleep(rng.uniform(0.0, 0.5))  # clicks go on while it is down
                 clicker.stop()
-                problems[getattr(widget.labeler.problem, "kind", "none yet (still retrying)")] += 1
+                problem = widget.labeler.problem
+                problems[f"{problem.kind} problem" if problem else "still retrying"] += 1
                 assert labels_in_file(label_file) == clicker.accepted
                 stack.restart()
                 presses += catch_up(widget)
@@ -281,9 +287,9 @@ def test_kill_9_during_a_paid_labeling_run_loses_no_money_and_no_label(tmp_path,
         f"labels accepted, all in the label file and on the server; what the widget "
         f"showed after a kill: {shown(problems)}; {client.payments_tracked} payment(s) "
         f"a kill left unanswered, looked up; {presses} Retry presses; "
-        f"{client.spending.iterations_bought:,} iterations paid (re-teaching after each "
-        f"restart is paid); {time.monotonic() - began:.0f} s")
+        f"{client.spending.iterations_bought:,} iterations paid for them (a model a "
+        f"restart lost is taught again free); {time.monotonic() - began:.0f} s")
 
 
 def shown(problems: Counter) -> str:
-    return ", ".join(f"{kind} problem {count}×" for kind, count in problems.most_common())
+    return ", ".join(f"{what} {count}×" for what, count in problems.most_common())
