@@ -87,7 +87,7 @@ async def test_unpaid_credential_cannot_be_used(buyer):
     assert status == 401
 
 
-async def test_tampered_caveat_is_401(buyer):
+async def test_tampered_caveat_is_401(buyer, robustness):
     auth, _ = await buyer.buy(1)
 
     def widen(mac):
@@ -98,9 +98,12 @@ async def test_tampered_caveat_is_401(buyer):
     status, body = await buyer.call("POST", "/label", with_macaroon(
         auth, edit(macaroon_of(auth), widen)), json={"x": X})
     assert status == 401 and "signature" in body["error"]
+    assert await credits(buyer, auth) == 1
+    robustness.record("Abuse", "a tampered caveat (1 iteration widened to 1,000)",
+                      "401 (the signature does not verify); charged 0")
 
 
-async def test_macaroon_minted_with_another_key_is_401(buyer):
+async def test_macaroon_minted_with_another_key_is_401(buyer, robustness):
     auth, _ = await buyer.buy(1)
     mac = Macaroon.deserialize(base64.urlsafe_b64encode(macaroon_of(auth)).decode(),
                                serializer=BinarySerializer())
@@ -112,15 +115,20 @@ async def test_macaroon_minted_with_another_key_is_401(buyer):
     raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     status, _ = await buyer.call("POST", "/label", with_macaroon(auth, raw), json={"x": X})
     assert status == 401
+    assert await credits(buyer, auth) == 1
+    robustness.record("Abuse", "a forged macaroon (the same identifier and caveats, another "
+                      "root key)", "401; charged 0")
 
 
-async def test_another_sessions_credential_is_401_when_a_session_is_named(buyer):
+async def test_another_sessions_credential_is_401_when_a_session_is_named(buyer, robustness):
     mine, challenge = await buyer.buy(1)
     theirs, _ = await buyer.buy(1)
     status, body = await buyer.call("POST", "/label", theirs,
                                     json={"x": X, "session_id": challenge["session_id"]})
     assert status == 401 and "session" in body["error"]
     assert await credits(buyer, theirs) == 1
+    robustness.record("Abuse", "another session's credential, with this session named",
+                      "401; charged 0")
 
 
 async def test_expired_credential_is_401(buyer, backend):
@@ -139,11 +147,13 @@ async def test_malformed_authorization_is_401(buyer, header):
     assert status == 401 and body["error"]
 
 
-async def test_a_header_over_the_http_limit_is_refused_before_the_app(buyer):
+async def test_a_header_over_the_http_limit_is_refused_before_the_app(buyer, robustness):
     # aiohttp's parser refuses header fields over 8190 bytes with a plain 400
     async with buyer.http.post("/label", json={"x": X}, headers={
             "Authorization": "L402 " + "A" * 20_000 + ":" + "00" * 32}) as response:
         assert response.status == 400
+    robustness.record("Abuse", "an Authorization header of 20 KB",
+                      "400 from aiohttp's parser, before the app sees it")
 
 
 async def test_a_retry_with_the_same_idempotency_key_is_not_charged_twice(buyer):
@@ -177,16 +187,20 @@ async def test_a_holder_may_attenuate_a_credential_to_fewer_iterations(buyer):
     assert status == 200 and body["credits_left"] == 1  # the original still has its own
 
 
-async def test_the_preimage_of_another_paid_invoice_is_401_and_charges_nothing(buyer):
+async def test_the_preimage_of_another_paid_invoice_is_401_and_charges_nothing(buyer,
+                                                                              robustness):
     mine, _ = await buyer.buy(1)
     theirs, _ = await buyer.buy(1)
     borrowed = mine.rsplit(":", 1)[0] + ":" + theirs.rsplit(":", 1)[1]  # paid, not for this
     status, body = await buyer.call("POST", "/label", borrowed, json={"x": X})
     assert status == 401 and "preimage" in body["error"]
     assert await credits(buyer, mine) == 1 and await credits(buyer, theirs) == 1
+    robustness.record("Abuse", "the preimage of another paid invoice",
+                      "401; charged 0 on either credential")
 
 
-async def test_a_replay_after_the_credits_are_used_gets_a_challenge_not_a_call(buyer):
+async def test_a_replay_after_the_credits_are_used_gets_a_challenge_not_a_call(buyer,
+                                                                               robustness):
     auth, _ = await buyer.buy(1)
     status, _ = await buyer.call("POST", "/label", auth, json={"x": X})
     assert status == 200
@@ -195,9 +209,11 @@ async def test_a_replay_after_the_credits_are_used_gets_a_challenge_not_a_call(b
         body = await response.json()
         assert response.status == 402 and "WWW-Authenticate" in response.headers
     assert body["iterations"] >= 1 and await credits(buyer, auth) == 0
+    robustness.record("Abuse", "a replay after the credits are used",
+                      "402 with a challenge for more; no call")
 
 
-async def test_the_root_key_is_private_and_never_served(buyer, config):
+async def test_the_root_key_is_private_and_never_served(buyer, config, robustness):
     key_file = config.data_dir / "root.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     key = key_file.read_bytes()
@@ -213,3 +229,6 @@ async def test_the_root_key_is_private_and_never_served(buyer, config):
             served.append(await response.read() + str(response.headers).encode())
             assert response.status < 500
     assert not any(needle in body for needle in needles for body in served)
+    robustness.record("Abuse", "the root key file", f"mode 0600; in none of {len(served)} "
+                      "answers (info, openapi, healthz, session, a 402, /root.key), as bytes, "
+                      "hex or base64")
