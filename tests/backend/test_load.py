@@ -48,12 +48,12 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
 from alsats_widget import local_stack
 from alsats_widget.stack import LocalStack
 from backend.l402 import format_authorization, parse_challenge
 from backend.lightning import LightningNode
+from tests.digits import digit_pool
 from tests.robustness import soak
 
 SESSIONS = soak(50, 50)
@@ -72,16 +72,6 @@ class LoadError(Exception):
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
     with local_stack(tmp_path / "stack", price_msat=PRICE_MSAT, reuse=False) as started:
         yield started
-
-
-def digit_pool(at_least: int) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits as (n, 64) uint8, with copies shifted by a pixel until there
-    are ``at_least``: a small pool keeps the learner's share of the work small."""
-    digits = load_digits()
-    images, labels = digits.images.astype(np.uint8), digits.target
-    copies = -(-at_least // len(images))
-    shifted = [np.roll(images, shift, axis=2) for shift in range(copies)]
-    return np.concatenate(shifted).reshape(-1, 64), np.tile(labels, copies)
 
 
 def npy(array: np.ndarray) -> bytes:
@@ -213,7 +203,8 @@ class Session:
 
 async def run_load(stack: LocalStack) -> tuple[list[Session], Seen, float, list[str]]:
     """Open the sessions, run them all at once; (sessions, seen, loop wall s, problems)."""
-    pool, labels = digit_pool(ITERATIONS)
+    images, labels = digit_pool(ITERATIONS)
+    pool = images.reshape(len(images), -1)
     body = npy(pool)
     rng = np.random.default_rng(0)
     simnet = stack.data_dir / "backend" / "simnet"

@@ -36,11 +36,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from pymacaroons.serializers import BinarySerializer
-from sklearn.datasets import load_digits
 
 from alsats_widget import AlsatsClient, LabelingWidget, local_stack
 from backend.l402 import Identifier, parse_authorization
 from backend.lightning import LightningNode, NodeUnavailableError
+from tests.digits import digit_pool
 from tests.robustness import soak
 
 pytestmark = pytest.mark.slow
@@ -239,15 +239,14 @@ def catch_up(widget: LabelingWidget, timeout: float = 120) -> int:
 def test_kill_9_during_a_paid_labeling_run_loses_no_money_and_no_label(tmp_path, robustness):
     restarts, seed = soak(20, 200), 7
     rng = random.Random(seed)
-    data = load_digits()
-    pool = (data.images * 255 / 16).astype(np.uint8)
+    pool, truth = digit_pool(soak(1, 12_000))  # a pool the run does not finish
     label_file = tmp_path / "labels.jsonl"
     with local_stack(tmp_path / "stack", reuse=False, price_msat=PRICE) as stack:
         start = asyncio.run(books(stack))
         wallet = KillingWallet(stack.wallet("bob"), stack)
         client = AuditedClient(stack.url, wallet, fee_limit_msat=0, mode="pool")
         widget = LabelingWidget(client, pool, label_file=label_file)
-        clicker = Clicker(widget, data.target, rng)
+        clicker = Clicker(widget, truth, rng)
         began, presses, cut_off, problems = time.monotonic(), 0, 0, Counter()
         try:
             for kills in range(1, restarts + 1):
