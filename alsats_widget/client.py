@@ -315,10 +315,10 @@ class AlsatsClient:
         the free calls that only name the session); ``relearn``: a teach, free while the
         server teaches again the labels a restart lost (``relearn_free``)."""
         headers = {**kwargs.pop("headers", {}), "Idempotency-Key": uuid.uuid4().hex}
-        if paid:
-            self.track_unsettled()
         if relearn:
             cost -= min(cost, self.relearn_free)
+        if paid and cost:  # a payment left without an answer is settled before another
+            self.track_unsettled()
         if paid and (self._authorization is None or self.credits_left < cost):
             # buy what the call needs first: a 402 would offer the server's size, and an
             # offer turned down is an invoice left open
