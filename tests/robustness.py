@@ -7,7 +7,7 @@ A test records a row with the ``robustness`` fixture::
 At the end of the run the rows, each with its test's outcome, are printed, written to
 ``build/robustness.md`` and ``build/robustness.json``, and, with ``--write-robustness``,
 written into README.md between ``<!-- robustness table -->`` and ``<!-- end of robustness
-table -->`` (only by a run where every test that recorded a row passed).
+table -->`` (only by a run with a row in every area, every test behind them passed).
 
 ``ALSATS_SOAK=1`` is the soak mode: the same tests, run longer (``soak(normal, longer)``).
 """
@@ -55,8 +55,7 @@ class Recorder:
         return RowRecorder(self, nodeid)
 
     def table(self) -> str:
-        for row in self.rows:
-            row.outcome = self.outcomes.get(row.test, row.outcome)
+        self._note_outcomes()
         order = {area: i for i, area in enumerate(AREAS)}
         rows = sorted(self.rows, key=lambda r: order.get(r.area, len(AREAS)))
         mode = "soak mode (ALSATS_SOAK=1)" if SOAK else "the test command"
@@ -69,16 +68,31 @@ class Recorder:
             lines.append(f"| {row.area} | {row.check} | {row.result} | `{test}` |")
         return "\n".join(lines) + "\n"
 
+    def _note_outcomes(self) -> None:
+        for row in self.rows:
+            row.outcome = self.outcomes.get(row.test, row.outcome)
+
     def write(self, readme: bool) -> Path:
         OUTPUT.mkdir(exist_ok=True)
         table = self.table()
         (OUTPUT / "robustness.md").write_text(table)
         (OUTPUT / "robustness.json").write_text(json.dumps(
             {"soak": SOAK, "rows": [asdict(r) for r in self.rows]}, indent=2) + "\n")
-        if readme and all(r.outcome == "passed" for r in self.rows):
+        if readme and not self.why_not_written():
             README.write_text(replaced(README.read_text(), table))
             return README
         return OUTPUT / "robustness.md"
+
+    def why_not_written(self) -> str:
+        """Why this run's table may not go into the README ("" if it may)."""
+        self._note_outcomes()
+        failed = [r.test for r in self.rows if r.outcome != "passed"]
+        if failed:
+            return f"a test behind it did not pass ({failed[0]})"
+        missing = [area for area in AREAS if area not in {r.area for r in self.rows}]
+        if missing:
+            return f"the run has no row for {', '.join(missing)} (run the whole suite)"
+        return ""
 
 
 def replaced(text: str, table: str) -> str:
@@ -130,5 +144,4 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     terminalreporter.write(RECORDER.table())
     terminalreporter.write_line(f"(written to {path.relative_to(REPO)})")
     if config.getoption("--write-robustness") and path != README:
-        terminalreporter.write_line("README.md is left as it was: a test behind the "
-                                    "table did not pass")
+        terminalreporter.write_line(f"README.md is left as it was: {RECORDER.why_not_written()}")
