@@ -34,6 +34,7 @@ from .lightning import InvoiceNotFoundError, LightningError, LightningNode
 
 SCHEMES = ("L402", "LSAT")
 MAX_REMEMBERED_ANSWERS = 10_000  # answers kept for Idempotency-Key retries, newest last
+MAX_REMEMBERED_BYTES = 64 * 1024  # a bigger answer (a model) is made again on a retry
 IDEMPOTENCY_KEY = re.compile(r"[ -~]{1,255}")  # as the OpenAPI document says
 SWEEP_GRACE_SECONDS = 60  # past an invoice's expiry before its challenge is looked at
 MAX_LIMITED_ADDRESSES = 100_000  # rate limit buckets kept, least recently used dropped
@@ -210,7 +211,7 @@ class Paywall:
             self._ledger.release(reservation)
             raise
         answer = (result, self._ledger.commit(reservation))
-        if key is not None:
+        if key is not None and _small(result):
             self._answers[(grant.token_id, key)] = answer
             while len(self._answers) > MAX_REMEMBERED_ANSWERS:
                 self._answers.popitem(last=False)
@@ -218,6 +219,12 @@ class Paywall:
 
     def credits_left(self, grant: l402.Grant) -> int:
         return self._ledger.remaining(grant.token_id, cap=grant.iterations)
+
+
+def _small(result: Any) -> bool:
+    """Whether an answer is kept for retries: not a model's bytes, which a retry makes
+    again for free (the charge is on disk), so 10,000 kept answers stay small."""
+    return not isinstance(result, bytes) or len(result) <= MAX_REMEMBERED_BYTES
 
 
 def idempotency_key(request: web.Request) -> str | None:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 
+import numpy as np
 import pytest
+import skops.io
 from pymacaroons import Macaroon
 from pymacaroons.serializers import BinarySerializer
 
+from backend.keys import PAYWALL
 from tests.backend.conftest import macaroon_of
 
 X = [[0.0] * 64]
@@ -166,6 +170,29 @@ async def test_a_retry_with_the_same_idempotency_key_is_not_charged_twice(buyer)
     _, other = await buyer.call("POST", "/label", auth, json={"x": X},
                                 headers={"Idempotency-Key": "label-2"})
     assert other["credits_left"] == 1
+
+
+async def test_a_retried_model_download_is_made_again_not_kept_or_charged(buyer, backend):
+    auth, _ = await buyer.buy(5, mode="pool")
+    pool = np.random.default_rng(3).integers(0, 255, (80, 64)).astype(np.uint8)
+    buffer = io.BytesIO()
+    np.save(buffer, pool)
+    await buyer.call("PUT", "/pool", auth, data=buffer.getvalue(),
+                     headers={"Content-Type": "application/octet-stream"})
+    await buyer.call("POST", "/teach", auth, json={"indices": [0, 1], "labels": [0, 1]})
+    downloads = []
+    for _ in range(2):
+        async with buyer.http.get("/model", headers={"Authorization": auth,
+                                                     "Idempotency-Key": "model-1"}) as r:
+            assert r.status == 200 and r.headers["X-Credits-Left"] == "2"
+            downloads.append(await r.read())
+    assert len(downloads[0]) > 64 * 1024
+    first, again = (skops.io.loads(d, trusted=skops.io.get_untrusted_types(data=d))
+                    for d in downloads)  # the same model (a zip's timestamps may differ)
+    assert (first.predict(pool) == again.predict(pool)).all()
+    remembered = backend.server.app[PAYWALL]._answers.values()
+    assert not any(isinstance(result, bytes) for result, _ in remembered)  # memory stays small
+    assert await credits(buyer, auth) == 2
 
 
 async def test_preimage_proves_the_payment(buyer):
