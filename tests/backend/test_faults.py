@@ -42,8 +42,9 @@ async def start_simnet(network_file: Path, data_dir: Path, clock) -> Simnet:
     return simnet
 
 
+@pytest.mark.parametrize("outage", [0, 15])  # gRPC's reconnect backoff grows with it
 async def test_a_node_that_is_gone_gives_503s_charges_nothing_and_comes_back(
-        config, network_file: Path, data_dir: Path, clock, robustness) -> None:
+        config, network_file: Path, data_dir: Path, clock, robustness, outage) -> None:
     # The backend speaks to a simnet it does not run, as it would to a real LND node.
     simnet = await start_simnet(network_file, data_dir, clock)
     app = create_app(replace(config, simnet=False, lnd_data_dir=data_dir), clock=clock)
@@ -62,6 +63,10 @@ async def test_a_node_that_is_gone_gives_503s_charges_nothing_and_comes_back(
             assert "Traceback" not in body["error"]
         status, answer = await buyer.call("POST", "/label", auth, json={"x": X})
         assert status == 200 and answer["credits_left"] == 1  # paid credits still work
+        for _ in range(outage):  # the backend keeps trying the node meanwhile
+            async with http.post("/pay/initialize", json={"iterations": 1}) as response:
+                assert response.status == 503
+            await asyncio.sleep(1)
 
         simnet = await start_simnet(network_file, data_dir, clock)  # back: same ports, keys
         back = time.monotonic()
@@ -77,8 +82,9 @@ async def test_a_node_that_is_gone_gives_503s_charges_nothing_and_comes_back(
         assert status == 200 and answer["credits_left"] == 0
         _, session = await buyer.call("GET", "/session", auth)
         assert session["credits_left"] == 1  # nothing was charged while the node was gone
+        gone = f"goes away for {outage} s" if outage else "goes away"
         robustness.record(
-            "Faults", "the server's Lightning node goes away, then comes back",
+            "Faults", f"the server's Lightning node {gone}, then comes back",
             "503 'Lightning node is unavailable' (no traceback) while it is gone, credits "
             f"already paid still served, charged 0; selling again {recovered:.1f} s after "
             "the node is back, with no restart of the server")
