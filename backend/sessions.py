@@ -27,6 +27,7 @@ from .learners.registry import (
 from .learners.validation import check_threshold
 
 MODES = ("stream", "pool")
+EXTEND_EVERY_SECONDS = 60  # a session's expiry moves on at most this often, not per call
 DEFAULT_CLASSES = list(range(10))  # MNIST's digits, the showcase
 MAX_CLASS_NAME = 100  # characters
 
@@ -43,6 +44,7 @@ class LiveSession:
     last_used: float = field(default_factory=time.time)
     relearn_free: int = 0  # labels it may teach again for free (the ones a restart lost)
     labels_held: int = 0  # the count the ledger keeps
+    extended_at: float = 0.0  # when its expiry in the ledger was last moved on
 
     @property
     def session_id(self) -> str:
@@ -98,8 +100,9 @@ class SessionStore:
     def open(self, settings: dict) -> LiveSession:
         session_id = secrets.token_urlsafe(16)
         record = self._ledger.open_session(session_id, settings, self._idle_seconds)
+        now = self._clock()
         live = LiveSession(record, self._new_learner(settings), restored=False,
-                           last_used=self._clock())
+                           last_used=now, extended_at=now)
         self._live[session_id] = live
         return live
 
@@ -116,7 +119,9 @@ class SessionStore:
                                labels_held=record.labels_held)
             self._live[session_id] = live
         live.last_used = now
-        self._ledger.extend_session(session_id, int(now) + self._idle_seconds)
+        if now - live.extended_at >= EXTEND_EVERY_SECONDS:  # a write (an fsync) a minute
+            self._ledger.extend_session(session_id, int(now) + self._idle_seconds)
+            live.extended_at = now
         return live
 
     def attach_pool(self, live: LiveSession, pool: np.ndarray, max_pool: int) -> PoolLearner:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sqlite3
 import stat
 
 import numpy as np
@@ -111,3 +112,21 @@ async def test_root_key_is_private_and_never_served(backend, config):
         async with buyer.http.get(path) as response:
             assert secret not in await response.read()
             assert secret.hex().encode() not in await response.read()
+
+
+async def test_a_sessions_expiry_is_written_at_most_once_a_minute(backend, config):
+    buyer = await backend.start()
+    auth, challenge = await buyer.buy(1)
+
+    def expires() -> int:
+        with sqlite3.connect(config.data_dir / "credits.sqlite") as db:
+            return db.execute("SELECT expires FROM sessions WHERE session_id = ?",
+                              (challenge["session_id"],)).fetchone()[0]
+
+    first = expires()
+    backend.clock.advance(30)
+    await buyer.call("GET", "/session", auth)
+    assert expires() == first  # no write (an fsync) per call
+    backend.clock.advance(31)
+    await buyer.call("GET", "/session", auth)
+    assert expires() == first + 61  # a minute on: it moves with the session's use
