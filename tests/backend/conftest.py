@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import numpy as np
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -39,6 +41,12 @@ class Buyer:
         async with self.http.post("/pay/initialize",
                                   json={"iterations": iterations, **settings}) as response:
             return await self.pay(response)
+
+    async def upload_pool(self, auth: str, pool: np.ndarray) -> tuple[int, dict]:
+        buffer = io.BytesIO()
+        np.save(buffer, pool)
+        return await self.call("PUT", "/pool", auth, data=buffer.getvalue(),
+                               headers={"Content-Type": "application/octet-stream"})
 
     async def call(self, method: str, path: str, auth: str, **kwargs) -> tuple[int, dict]:
         headers = {"Authorization": auth, **kwargs.pop("headers", {})}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import os
 
 import numpy as np
@@ -175,10 +174,7 @@ async def test_a_retry_with_the_same_idempotency_key_is_not_charged_twice(buyer)
 async def test_a_retried_model_download_is_made_again_not_kept_or_charged(buyer, backend):
     auth, _ = await buyer.buy(5, mode="pool")
     pool = np.random.default_rng(3).integers(0, 255, (80, 64)).astype(np.uint8)
-    buffer = io.BytesIO()
-    np.save(buffer, pool)
-    await buyer.call("PUT", "/pool", auth, data=buffer.getvalue(),
-                     headers={"Content-Type": "application/octet-stream"})
+    await buyer.upload_pool(auth, pool)
     await buyer.call("POST", "/teach", auth, json={"indices": [0, 1], "labels": [0, 1]})
     downloads = []
     for _ in range(2):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sqlite3
 import stat
 
@@ -31,18 +30,11 @@ async def test_restart_mid_session_keeps_credits_and_charged_keys(backend):
     assert status == 200 and body["credits_left"] == 3
 
 
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 async def test_a_model_a_restart_lost_is_taught_again_for_free(backend):
     buyer = await backend.start()
     auth, _ = await buyer.buy(6, mode="pool")
-    pool = npy(np.random.default_rng(2).integers(0, 255, (60, 16)).astype(np.uint8))
-    octets = {"Content-Type": "application/octet-stream"}
-    status, body = await buyer.call("PUT", "/pool", auth, data=pool, headers=octets)
+    pool = np.random.default_rng(2).integers(0, 255, (60, 16)).astype(np.uint8)
+    status, body = await buyer.upload_pool(auth, pool)
     assert status == 200 and body["relearn_free"] == 0
     teach = {"indices": [0, 1, 2, 3, 4], "labels": [0, 1, 2, 3, 4]}
     status, body = await buyer.call("POST", "/teach", auth, json=teach)
@@ -52,7 +44,7 @@ async def test_a_model_a_restart_lost_is_taught_again_for_free(backend):
     await backend.stop()
 
     buyer = await backend.start()
-    status, body = await buyer.call("PUT", "/pool", auth, data=pool, headers=octets)
+    status, body = await buyer.upload_pool(auth, pool)
     assert status == 200 and body["relearn_free"] == 4  # the labels the model held
     # the 4 lost ones and a new one: 4 free, 1 charged
     teach = {"indices": [0, 1, 2, 3, 5], "labels": [0, 1, 2, 3, 5]}
@@ -64,7 +56,7 @@ async def test_a_model_a_restart_lost_is_taught_again_for_free(backend):
 
     await backend.stop()  # lost again, while it held 5: those 5 are free again
     buyer = await backend.start()
-    status, body = await buyer.call("PUT", "/pool", auth, data=pool, headers=octets)
+    status, body = await buyer.upload_pool(auth, pool)
     assert body["relearn_free"] == 5
     for _ in range(2):  # a label taught twice adds nothing the second time, costs nothing
         status, body = await buyer.call("POST", "/teach", auth, json={"index": 0, "label": 0})
@@ -85,10 +77,7 @@ async def test_nothing_user_sent_is_on_disk(backend, config):
 
     pool_auth, _ = await buyer.buy(3, mode="pool")
     pool = np.random.default_rng(1).integers(0, 255, (50, 16)).astype(np.uint8)
-    buffer = io.BytesIO()
-    np.save(buffer, pool)
-    await buyer.call("PUT", "/pool", pool_auth, data=buffer.getvalue(),
-                     headers={"Content-Type": "application/octet-stream"})
+    await buyer.upload_pool(pool_auth, pool)
     await buyer.call("POST", "/teach", pool_auth, json={"index": 3, "label": 7})
     await buyer.call("DELETE", "/session", pool_auth)
     await backend.stop()
