@@ -17,7 +17,8 @@ For each concurrency level n (10 and 50 by default) the first n sessions run two
   iteration, bob pays its invoice, the same POST /teach (same Idempotency-Key) goes again
   with the new credential, then POST /query {"k": 8, the widget's prefetch} names the next
   digit. (A 402 that offers more than 1, the size of the credential used last, is turned
-  down and 1 iteration bought with POST /pay/initialize, as AlsatsClient does.)
+  down and 1 iteration bought with POST /pay/initialize; AlsatsClient now buys it before
+  the call instead, leaving no offer open.)
 - ``prepaid``: the same loop with a block of the phase's iterations bought just before it
   (POST /pay/initialize {iterations, session_id}, untimed): no payment in the timed loop.
 
@@ -273,7 +274,7 @@ class Session:
             if answer.get("iterations") == 1:
                 self.auth = await load.pay(answer, challenge, self.session_id, 1)
                 self.credits = 1
-            else:  # the size of the credential used last: AlsatsClient buys its own
+            else:  # the size of the credential used last: buy this client's own
                 self.turned_down += 1
                 await self.buy(1)
             tp = time.perf_counter_ns()
