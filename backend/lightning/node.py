@@ -9,6 +9,7 @@ the macaroon as hex ``macaroon`` metadata on every call, LND's generated stubs f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from .polar import load_polar_network
 
 CALL_TIMEOUT_SECONDS = 30.0
 MAX_MESSAGE_BYTES = 50 * 1024 * 1024  # LND's own limit for large responses
+STREAM_END_SECONDS = 1.0  # waited for a payment stream's end after its final state
 MAX_RECONNECT_BACKOFF_MS = 2_000  # gRPC's default grows to 120 s: a node back is seen soon
 AUTH_PHRASES = ("macaroon", "permission denied", "verification failed")
 
@@ -260,8 +262,10 @@ class LightningNode:
             async for update in call:
                 payment_hash = update.payment_hash or payment_hash
                 if update.status == ln.Payment.SUCCEEDED:
+                    await _stream_end(call)
                     return _payment(update)
                 if update.status == ln.Payment.FAILED:
+                    await _stream_end(call)
                     reason = ln.PaymentFailureReason.Name(update.failure_reason)
                     cls = errors.FAILURE_REASONS.get(reason, errors.PaymentError)
                     raise cls(f"{self.name}: payment failed: {reason}", payment_hash)
@@ -302,6 +306,13 @@ class LightningNode:
                     grpc.StatusCode.UNKNOWN, grpc.StatusCode.OUT_OF_RANGE):
             return errors.InvalidRequestError(message)
         return errors.LightningError(message)
+
+
+async def _stream_end(call) -> None:
+    """Let the node end a payment stream after its final state, as it does: a stream
+    cancelled first races the node's closing status, and the node logs an error."""
+    with contextlib.suppress(asyncio.TimeoutError, grpc.aio.AioRpcError):
+        await asyncio.wait_for(call.code(), STREAM_END_SECONDS)
 
 
 def _read(path: str | Path, what: str, host: str) -> bytes:
