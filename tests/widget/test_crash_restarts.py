@@ -282,7 +282,7 @@ def test_kill_9_during_a_paid_labeling_run_loses_no_money_and_no_label(tmp_path,
         f"after a payment settled, before the client saw it",
         f"after each restart: total msat conserved, {checked['paid_msat']:,} msat paid = "
         f"credits sold, no credential lost, no Idempotency-Key charged twice, "
-        f"{cut_off} charged call(s) whose answer a kill cut off; {len(clicker.accepted)} "
+        f"{cut_off} charged call(s) whose answer a kill cut off; {len(clicker.accepted):,} "
         f"labels accepted, all in the label file and on the server; what the widget "
         f"showed after a kill: {shown(problems)}; {client.payments_tracked} payment(s) "
         f"a kill left unanswered, looked up; {presses} Retry presses; "
