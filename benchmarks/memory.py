@@ -57,7 +57,7 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 from paid_iteration import mnist_dir  # noqa: E402
 from pools import POOLS, load_pool  # noqa: E402
-from report import rounded, table  # noqa: E402
+from report import rounded, table, write_json  # noqa: E402
 
 from alsats_widget import local_stack  # noqa: E402
 from alsats_widget.datasets import DatasetError  # noqa: E402
@@ -396,9 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"estimator: {', '.join(estimators)} (the server's default for pool mode; the "
           f"learner registry's default here: {default})")
     print(table(rows, report["median"], [r["figures"] for r in report["runs"]], args.runs))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out} ({report['wall_seconds']:.0f}s)")
+    write_json(args.out, report)
     return 0
 
 

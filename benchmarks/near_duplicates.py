@@ -15,7 +15,6 @@ are copies of a digit asked earlier in the same round. Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -29,7 +28,7 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
-from report import rounded  # noqa: E402
+from report import rounded, write_json  # noqa: E402
 
 from alsats_widget.datasets import Digits, pool_and_holdout  # noqa: E402
 from backend.learners import PoolLearner  # noqa: E402
@@ -121,9 +120,7 @@ def main(argv: list[str] | None = None) -> int:
           f"the rule, {median['repeats_without_rule']:.0f} without; queues holding one: "
           f"{median['rounds_with_a_repeat_with_rule']:.0f} and "
           f"{median['rounds_with_a_repeat_without_rule']:.0f} of {args.rounds}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out} ({report['wall_seconds']:.0f}s)")
+    write_json(args.out, report)
     return 0
 
 

@@ -38,7 +38,6 @@ import contextlib
 import gc
 import hashlib
 import io
-import json
 import os
 import platform
 import resource
@@ -60,7 +59,7 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 import threadpoolctl  # noqa: E402
 from aiohttp import web  # noqa: E402
-from report import rounded, summary_ms, table  # noqa: E402
+from report import rounded, summary_ms, table, write_json  # noqa: E402
 
 from alsats_widget.datasets import (  # noqa: E402
     DEFAULT_MNIST_DIR,
@@ -586,9 +585,7 @@ def main(argv: list[str] | None = None) -> int:
     rss = report["peak_rss"]
     print(f"\npeak RSS of the process: {rss['after_run_1_mib']:.0f} MiB after run 1, "
           f"{rss['mib']:.0f} MiB at the end")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out} ({report['wall_seconds']:.1f}s)")
+    write_json(args.out, report)
     return 0
 
 

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import gc
 import hashlib
-import json
 import os
 import platform
 import statistics
@@ -38,7 +37,7 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(REPO))
 
 import grpc  # noqa: E402
-from report import rounded, summary_ms, table  # noqa: E402
+from report import rounded, summary_ms, table, write_json  # noqa: E402
 
 from backend.lightning import LightningNode, load_polar_network  # noqa: E402
 from backend.lightning.polar import copy_with_free_ports  # noqa: E402
@@ -338,9 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     target = "met" if report["target"]["met"] else "NOT met"
     print(f"\ntarget 'direct payment p50 under 5 ms': {target} "
           f"({report['median']['direct_p50_ms']:.2f} ms)")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out} ({report['wall_seconds']:.1f}s)")
+    write_json(args.out, report)
     return 0
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import statistics
+from pathlib import Path
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -49,3 +51,10 @@ def rounded(value):
     if isinstance(value, list):
         return [rounded(v) for v in value]
     return value
+
+
+def write_json(path: Path, report: dict) -> None:
+    """The report as the benchmark's JSON under results/, and a line saying so."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {path} ({report['wall_seconds']:.1f}s)")

@@ -12,7 +12,6 @@ pool). Median held-out accuracy over the seeds. Runs in about a minute::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -27,7 +26,7 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
 
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
-from report import rounded  # noqa: E402
+from report import rounded, write_json  # noqa: E402
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -94,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                         "cpu_count": os.cpu_count(), "scikit-learn": sklearn.__version__},
         "held_out_accuracy": results,
     })
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out} ({report['wall_seconds']:.0f}s)")
+    write_json(args.out, report)
     return 0
 
 

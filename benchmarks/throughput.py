@@ -75,7 +75,7 @@ import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 from paid_iteration import mnist_dir, npy_bytes  # noqa: E402
 from pools import load_pool  # noqa: E402
-from report import percentile, rounded, table  # noqa: E402
+from report import percentile, rounded, table, write_json  # noqa: E402
 
 from alsats_widget import local_stack  # noqa: E402
 from alsats_widget.datasets import DatasetError  # noqa: E402
@@ -795,9 +795,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(rows, report["median"], [r["figures"] for r in report["runs"]], args.runs))
     print(f"\nchecks (200s, 402s, payments, ledger, balances): "
           f"{'all ok' if checks_ok else 'FAILED, see the JSON'}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out} ({report['wall_seconds']:.0f}s)")
+    write_json(args.out, report)
     return 0 if checks_ok else 1
 
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import statistics
@@ -57,7 +56,7 @@ import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
 from paid_iteration import load_mnist, mnist_dir  # noqa: E402
 from pools import POOLS, shifted_pool  # noqa: E402
-from report import rounded, summary_ms, table  # noqa: E402
+from report import rounded, summary_ms, table, write_json  # noqa: E402
 
 from alsats_widget import LabelingWidget, local_stack  # noqa: E402
 from alsats_widget.datasets import DatasetError  # noqa: E402
@@ -327,9 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     })
     print()
     print(table(rows, report["median"], [r["figures"] for r in report["runs"]], args.runs))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out} ({report['wall_seconds']:.0f}s)")
+    write_json(args.out, report)
     return 0
 
 
