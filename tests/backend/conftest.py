@@ -43,15 +43,22 @@ class Buyer:
             return await self.pay(response)
 
     async def upload_pool(self, auth: str, pool: np.ndarray) -> tuple[int, dict]:
-        buffer = io.BytesIO()
-        np.save(buffer, pool)
-        return await self.call("PUT", "/pool", auth, data=buffer.getvalue(),
-                               headers={"Content-Type": "application/octet-stream"})
+        return await self.call("PUT", "/pool", auth, data=npy(pool), headers=OCTET)
 
     async def call(self, method: str, path: str, auth: str, **kwargs) -> tuple[int, dict]:
         headers = {"Authorization": auth, **kwargs.pop("headers", {})}
         async with self.http.request(method, path, headers=headers, **kwargs) as response:
             return response.status, await response.json()
+
+
+OCTET = {"Content-Type": "application/octet-stream"}
+
+
+def npy(array: np.ndarray) -> bytes:
+    """An array as the .npy bytes PUT /pool and PUT /holdout take."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def macaroon_of(auth: str) -> bytes:

@@ -11,7 +11,7 @@ import pytest
 import skops.io
 from sklearn.datasets import load_digits
 
-from tests.backend.conftest import PRICE_MSAT
+from tests.backend.conftest import OCTET, PRICE_MSAT, npy
 
 
 @pytest.fixture(scope="module")
@@ -19,14 +19,6 @@ def digits():
     data = load_digits()
     return data.data, data.target
 
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
-OCTET = {"Content-Type": "application/octet-stream"}
 
 
 async def test_info_health_and_openapi(buyer, backend):
@@ -96,10 +88,7 @@ async def test_pool_flow_query_teach_undo_and_model(buyer, digits):
     x, y = digits
     pool, truth = x[:600], y[:600]
     auth, _ = await buyer.buy(40, mode="pool", classes=list(range(10)))
-    buffer = io.BytesIO()
-    np.save(buffer, pool.astype(np.float32))
-    status, body = await buyer.call("PUT", "/pool", auth, data=buffer.getvalue(),
-                                    headers={"Content-Type": "application/octet-stream"})
+    status, body = await buyer.upload_pool(auth, pool.astype(np.float32))
     assert status == 200 and body["n_pool"] == 600 and body["n_features"] == 64
     assert body["credits_left"] == 40  # uploading is free
 
@@ -138,7 +127,7 @@ async def test_pool_flow_query_teach_undo_and_model(buyer, digits):
 async def test_query_leaves_out_excluded_samples(buyer, digits):
     x, y = digits
     auth, _ = await buyer.buy(2, mode="pool")
-    await buyer.call("PUT", "/pool", auth, data=npy(x[:30]), headers=OCTET)
+    await buyer.upload_pool(auth, x[:30])
     _, body = await buyer.call("POST", "/query", auth, json={"k": 5})
     first = [s["index"] for s in body["samples"]]
     status, body = await buyer.call("POST", "/query", auth, json={"k": 5, "exclude": first})
@@ -182,7 +171,7 @@ async def test_holdout_predictions_are_free_and_follow_the_model(buyer, digits):
     status, body = await buyer.call("PUT", "/holdout", auth, data=npy(x[600:800]),
                                     headers=OCTET)
     assert status == 409 and "upload the pool first" in body["error"]
-    await buyer.call("PUT", "/pool", auth, data=npy(x[:600]), headers=OCTET)
+    await buyer.upload_pool(auth, x[:600])
     status, body = await buyer.call("GET", "/holdout", auth)
     assert status == 409 and "no held-out set" in body["error"]
 
@@ -206,7 +195,7 @@ async def test_holdout_predictions_are_free_and_follow_the_model(buyer, digits):
     _, body = await holdout_of_version(buyer, auth, 2)
     assert body["model_version"] == 2 and body["credits_left"] == 9
 
-    await buyer.call("PUT", "/pool", auth, data=npy(x[:600]), headers=OCTET)
+    await buyer.upload_pool(auth, x[:600])
     status, body = await buyer.call("GET", "/holdout", auth)
     assert status == 409 and "no held-out set" in body["error"]  # a new pool drops it
 
@@ -230,10 +219,7 @@ async def test_health_answers_while_a_session_is_fitting(buyer, digits):
 async def test_batch_teach_costs_one_iteration_per_label(buyer, digits):
     x, y = digits
     auth, _ = await buyer.buy(5, mode="pool")
-    buffer = io.BytesIO()
-    np.save(buffer, x[:100])
-    await buyer.call("PUT", "/pool", auth, data=buffer.getvalue(),
-                     headers={"Content-Type": "application/octet-stream"})
+    await buyer.upload_pool(auth, x[:100])
     status, body = await buyer.call("POST", "/teach", auth, json={
         "indices": [0, 1, 2], "labels": [int(v) for v in y[:3]]})
     assert status == 200 and body["n_labeled"] == 3 and body["credits_left"] == 2

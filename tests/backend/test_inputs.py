@@ -119,9 +119,7 @@ async def test_pickled_and_nan_pools_are_refused(buyer):
 
 async def test_pool_calls_check_index_and_label(buyer):
     auth, _ = await buyer.buy(5, mode="pool")
-    buffer = io.BytesIO()
-    np.save(buffer, np.random.default_rng(0).random((20, 4)))
-    await raw_call(buyer, "PUT", "/pool", auth, buffer.getvalue(), "application/octet-stream")
+    await buyer.upload_pool(auth, np.random.default_rng(0).random((20, 4)))
     for body in ({"index": 20, "label": 1}, {"index": -1, "label": 1},
                  {"index": 0, "label": 12}, {"index": "0", "label": 1}):
         status, answer = await buyer.call("POST", "/teach", auth, json=body)
@@ -148,9 +146,7 @@ async def test_pool_calls_check_index_and_label(buyer):
 ])
 async def test_bad_exclude_is_400_and_free(buyer, exclude, message):
     auth, _ = await buyer.buy(2, mode="pool")
-    buffer = io.BytesIO()
-    np.save(buffer, np.random.default_rng(0).random((20, 4)))
-    await raw_call(buyer, "PUT", "/pool", auth, buffer.getvalue(), "application/octet-stream")
+    await buyer.upload_pool(auth, np.random.default_rng(0).random((20, 4)))
     status, answer = await buyer.call("POST", "/query", auth, json={"k": 1, "exclude": exclude})
     assert status == 400 and message in answer["error"], answer
     _, session = await buyer.call("GET", "/session", auth)

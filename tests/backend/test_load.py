@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
 import json
 import sqlite3
 import time
@@ -53,6 +52,7 @@ from alsats_widget import local_stack
 from alsats_widget.stack import LocalStack
 from backend.l402 import format_authorization, parse_challenge
 from backend.lightning import LightningNode
+from tests.backend.conftest import npy
 from tests.digits import digit_pool
 from tests.robustness import soak
 
@@ -72,12 +72,6 @@ class LoadError(Exception):
 def stack(tmp_path: Path) -> Iterator[LocalStack]:
     with local_stack(tmp_path / "stack", price_msat=PRICE_MSAT, reuse=False) as started:
         yield started
-
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return buffer.getvalue()
 
 
 @dataclass
