@@ -1,4 +1,4 @@
-"""A pool of real digits of any size for the long tests: scikit-learn's 1,797 8x8 digits,
+"""A pool of real digits of any size for the tests: scikit-learn's 1,797 8x8 digits,
 then copies shifted by a pixel."""
 
 from __future__ import annotations

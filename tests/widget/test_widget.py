@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import requests
 from PIL import Image
-from sklearn.datasets import load_digits
 
 from alsats_widget import LabelingWidget
 from alsats_widget.labelfile import LabelFile, LabelFileError
+from tests.digits import digit_pool
 
 PRICE = 3  # msat per iteration
 N_POOL = 400
@@ -27,9 +27,8 @@ N_POOL = 400
 @pytest.fixture(scope="module")
 def digits():
     """sklearn's 8x8 digits as uint8 images: a small, real pool with true labels."""
-    data = load_digits()
-    images = (data.images * 255 / 16).astype(np.uint8)
-    return images[:N_POOL], data.target[:N_POOL], images[N_POOL:], data.target[N_POOL:]
+    images, target = digit_pool(1)
+    return images[:N_POOL], target[:N_POOL], images[N_POOL:], target[N_POOL:]
 
 
 @pytest.fixture
