@@ -251,6 +251,3 @@ def document(limits: Limits = DEFAULT_LIMITS) -> dict:
             },
         },
     }
-
-
-OPENAPI = document()
