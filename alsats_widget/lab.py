@@ -1,8 +1,12 @@
 """The main job: a local stack, then JupyterLab on the demo notebook, stopped together.
 
-The stack's data dir is handed to JupyterLab's kernels in $ALSATS_STACK_DIR, so the
-notebook's ``local_stack()`` attaches to this running stack instead of starting its own.
-Ctrl-C stops JupyterLab (it asks first, as always) and then the stack.
+The notebooks that ship with alsats are copied into a working folder the first time
+(``./alsats-notebooks``, or ``--workdir``) and JupyterLab opens the copy: a later start
+reuses it and never overwrites the user's edits, and the package's own notebooks (in a
+checkout, the tracked ``notebooks/``) are never touched. The stack's data dir is handed
+to JupyterLab's kernels in $ALSATS_STACK_DIR, so the notebook's ``local_stack()``
+attaches to this running stack instead of starting its own. Ctrl-C stops JupyterLab (it
+asks first, as always) and then the stack.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from pathlib import Path
 
 from backend.lightning.polar import free_ports
 
-from .stack import ENV_VAR, StackError, die_with_parent, local_stack
+from . import resources
+from .stack import DEFAULT_DATA_DIR, ENV_VAR, StackError, die_with_parent, local_stack
 
-REPO = Path(__file__).resolve().parent.parent
-DEMO = REPO / "notebooks" / "demo.ipynb"
+DEFAULT_WORKDIR = Path("alsats-notebooks")  # in the folder alsats-lab is started from
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -30,10 +34,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="do not open a browser; JupyterLab prints the URL to open")
     parser.add_argument("--port", type=int, default=8888,
                         help="JupyterLab's port (8888; a free one if taken)")
-    parser.add_argument("--data-dir", type=Path, default=REPO / ".alsats" / "stack",
-                        help="the local stack's state (.alsats/stack)")
-    parser.add_argument("--notebook", type=Path, default=DEMO,
-                        help="the notebook to open (notebooks/demo.ipynb)")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
+                        help="the working folder: the notebooks are copied there the "
+                             "first time, and your edits and label files stay there "
+                             f"({DEFAULT_WORKDIR}/ in the current folder)")
+    parser.add_argument("--notebook", default=resources.DEMO_NOTEBOOK,
+                        help="the notebook to open: a file name in the working folder, "
+                             f"or a path ({resources.DEMO_NOTEBOOK})")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="the local stack's state (~/.alsats/stack)")
     parser.add_argument("--price-msat", type=int, default=1000,
                         help="what the local server charges per iteration (1000 msat)")
     return parser.parse_args(argv)
@@ -63,10 +72,32 @@ def free_port(wanted: int) -> int:
             return free_ports(1)[0]
 
 
+def copy_notebooks(workdir: Path) -> list[str]:
+    """Copy the notebooks that ship with alsats into ``workdir``, each only if it is not
+    there yet (the user's copy and edits win); returns the names copied."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for name, notebook in resources.notebooks().items():
+        target = workdir / name
+        if not target.exists():
+            target.write_bytes(notebook.read_bytes())
+            copied.append(name)
+    return copied
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if not args.notebook.is_file():
-        print(f"alsats-lab: no notebook at {args.notebook}", file=sys.stderr)
+    workdir = args.workdir.expanduser().resolve()
+    try:
+        copied = copy_notebooks(workdir)
+    except OSError as exc:
+        print(f"alsats-lab: cannot copy the notebooks into {workdir}: {exc}", file=sys.stderr)
+        return 2
+    if copied:
+        print(f"alsats: copied {', '.join(copied)} into {workdir}", flush=True)
+    notebook = (workdir / args.notebook).resolve()
+    if not notebook.is_file():
+        print(f"alsats-lab: no notebook at {notebook}", file=sys.stderr)
         return 2
     try:
         stack = local_stack(args.data_dir, price_msat=args.price_msat)
@@ -75,9 +106,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"alsats: the local stack is up at {stack.url} (alice serves, bob and carol pay); "
           f"its state is in {args.data_dir}", flush=True)
-    notebook, port, token = args.notebook.resolve(), free_port(args.port), secrets.token_hex(24)
+    port, token = free_port(args.port), secrets.token_hex(24)
     url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}"
-    print(f"alsats: JupyterLab on {notebook.name}: {url}", flush=True)
+    print(f"alsats: JupyterLab on {notebook.name} in {notebook.parent}: {url}", flush=True)
     lab = subprocess.Popen(jupyter_command(notebook, port, token, args.no_browser),
                            env={**os.environ, ENV_VAR: str(stack.data_dir)},
                            preexec_fn=die_with_parent)  # as the stack: no orphan

@@ -20,15 +20,15 @@ import subprocess
 import sys
 import time
 import urllib.request
+from importlib.resources import as_file
 from pathlib import Path
 
 from backend.lightning.polar import copy_with_free_ports, free_ports
 
+from . import resources
 from .client import AlsatsClient
 from .wallet import LightningWallet
 
-REPO = Path(__file__).resolve().parent.parent
-NETWORK_FILE = REPO / "polar-network.json"
 DEFAULT_DATA_DIR = Path.home() / ".alsats" / "stack"
 ENV_VAR = "ALSATS_STACK_DIR"  # the default data dir, if set (the main job sets it)
 PR_SET_PDEATHSIG = 1  # prctl: a signal for this process when its parent dies
@@ -105,7 +105,8 @@ def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
                 timeout: float = 60.0) -> LocalStack:
     """Start (or, with ``reuse``, attach to) a backend with its simnet on free ports.
 
-    ``data_dir``: given, else $ALSATS_STACK_DIR, else ~/.alsats/stack."""
+    ``data_dir``: given, else $ALSATS_STACK_DIR, else ~/.alsats/stack. ``network_file``:
+    a Polar-format network with an alice to serve, else the seed's (alice, bob, carol)."""
     data_dir = Path(data_dir or os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR)
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -115,7 +116,9 @@ def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
         if _healthy(state["url"]):
             return LocalStack(state["url"], data_dir, Path(state["network_file"]), None)
     for attempt in range(1, START_ATTEMPTS + 1):
-        network = copy_with_free_ports(network_file or NETWORK_FILE, data_dir / "network.json")
+        source_file = Path(network_file) if network_file else resources.NETWORK_FILE
+        with as_file(source_file) as source:  # a real file, even from a zipped install
+            network = copy_with_free_ports(source, data_dir / "network.json")
         url = f"http://127.0.0.1:{free_ports(1)[0]}"
         process = _start_backend(network, url, data_dir, price_msat)
         stack = LocalStack(url, data_dir, network, process, price_msat)

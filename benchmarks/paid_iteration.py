@@ -24,7 +24,7 @@ then measures, N iterations each:
 Interleaving a teach with its baseline and a pay-as-you-go teach lets all three see the
 same machine: their ratios and paired differences hold even when the CPU's speed drifts.
 Every figure is reported as the median across runs of its per-run p50 (or p95).
-The MNIST folder is ``../shared/data/mnist`` from the repository root, or $ALSATS_MNIST_DIR.
+The digits are MNIST's 10,000 test digits, which ship with alsats.
 Usage::
 
     python benchmarks/paid_iteration.py [--iterations N] [--runs R] [--out FILE]
@@ -61,12 +61,7 @@ import threadpoolctl  # noqa: E402
 from aiohttp import web  # noqa: E402
 from report import rounded, summary_ms, table, write_json  # noqa: E402
 
-from alsats_widget.datasets import (  # noqa: E402
-    DEFAULT_MNIST_DIR,
-    ENV_VAR,
-    DatasetError,
-    load_idx,
-)
+from alsats_widget.datasets import BUNDLED_SHA256, DatasetError, load_mnist  # noqa: E402
 from backend.app import create_app  # noqa: E402
 from backend.config import Config  # noqa: E402
 from backend.keys import SESSIONS  # noqa: E402
@@ -78,7 +73,6 @@ from backend.lightning.simnet import SimnetError  # noqa: E402
 
 NETWORK_FILE = REPO / "polar-network.json"
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "paid_iteration.json"
-IMAGES_FILE, LABELS_FILE = "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"
 ESTIMATOR, STRATEGY = "random_forest", "uncertainty"
 FEE_LIMIT_MSAT = 10_000  # bob pays alice directly: the fee is 0
 START_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
@@ -91,19 +85,10 @@ class BenchmarkError(Exception):
 # -- the data -----------------------------------------------------------------------
 
 
-def mnist_dir() -> tuple[Path, str]:
-    """The MNIST folder and how it was chosen (for the report, without a machine path)."""
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR]).expanduser(), f"${ENV_VAR}"
-    return DEFAULT_MNIST_DIR, os.path.relpath(DEFAULT_MNIST_DIR, REPO)
-
-
-def load_mnist(folder: Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """The 10,000 test digits (uint8, 10000 x 28 x 28), their labels and file checksums."""
-    digits = load_idx(folder, split="test")
-    sums = {name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
-            for name in (IMAGES_FILE, LABELS_FILE)}
-    return digits.images, digits.labels, sums
+def load_t10k() -> tuple[np.ndarray, np.ndarray, dict]:
+    """The 10,000 test digits that ship with alsats, their labels, and the report's note."""
+    digits = load_mnist()
+    return digits.images, digits.labels, {"pool": digits.source, "files": dict(BUNDLED_SHA256)}
 
 
 def npy_bytes(array: np.ndarray) -> bytes:
@@ -570,14 +555,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # the backend's learners run in a thread pool: one native thread each, as in its CLI
     threadpoolctl.threadpool_limits(limits=1)
-    folder, shown_as = mnist_dir()
     try:
-        images, labels, sums = load_mnist(folder)
-    except (DatasetError, OSError) as exc:
+        images, labels, data = load_t10k()
+    except DatasetError as exc:
         print(f"paid_iteration: {exc}", file=sys.stderr)
         return 2
-    print(f"MNIST: {len(images)} digits from {shown_as}", flush=True)
-    data = {"mnist_dir": shown_as, "files": sums}
+    print(f"MNIST: {len(images)} digits, {data['pool']}", flush=True)
     report = rounded(asyncio.run(main_async(args, images, labels, data)))
     print()
     print(table(FIGURES, report["median"], [r["figures"] for r in report["runs"]],

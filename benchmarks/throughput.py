@@ -73,7 +73,7 @@ import aiohttp  # noqa: E402
 import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
-from paid_iteration import mnist_dir, npy_bytes  # noqa: E402
+from paid_iteration import npy_bytes  # noqa: E402
 from pools import load_pool  # noqa: E402
 from report import percentile, rounded, table, write_json  # noqa: E402
 
@@ -696,14 +696,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def source_shown(source: str) -> str:
-    """Where the digits came from, without this machine's paths."""
-    folder, shown_as = mnist_dir()
-    for path in {str(folder), str(folder.resolve()), str(folder.expanduser().resolve())}:
-        source = source.replace(path, shown_as)
-    return source.replace(str(Path.home()), "~")
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -712,7 +704,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"throughput: {exc}", file=sys.stderr)
         return 2
     images, labels = digits.images, digits.labels
-    source = source_shown(digits.source)
+    source = digits.source
     body = npy_bytes(images)
 
     def progress(text: str) -> None:

