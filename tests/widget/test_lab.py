@@ -23,7 +23,10 @@ from backend.lightning.polar import free_ports
 
 URL = re.compile(r"alsats: JupyterLab on (\S+\.ipynb) in .*: (http://127\.0\.0\.1:(\d+)/lab/tree/"
                  r"\S+\.ipynb\?token=(\w+))")
-SHIPPED = {name: notebook.read_bytes() for name, notebook in resources.notebooks().items()}
+
+
+def shipped() -> dict[str, bytes]:
+    return {name: notebook.read_bytes() for name, notebook in resources.notebooks().items()}
 
 
 def alive(pid: int) -> bool:
@@ -110,14 +113,14 @@ def test_a_missing_notebook_is_a_clear_error(tmp_path: Path):
 
 
 def test_the_notebooks_are_copied_once_and_the_users_edits_are_kept(tmp_path: Path):
-    work = tmp_path / "work"
-    assert copy_notebooks(work) == sorted(SHIPPED) and "demo.ipynb" in SHIPPED
-    assert {p.name: p.read_bytes() for p in work.iterdir()} == SHIPPED
+    work, notebooks = tmp_path / "work", shipped()
+    assert copy_notebooks(work) == sorted(notebooks) and "demo.ipynb" in notebooks
+    assert {p.name: p.read_bytes() for p in work.iterdir()} == notebooks
     (work / "demo.ipynb").write_text("my edits")
     (work / "tutorial_api.ipynb").unlink()
     assert copy_notebooks(work) == ["tutorial_api.ipynb"]  # only what is missing
     assert (work / "demo.ipynb").read_text() == "my edits"
-    assert (work / "tutorial_api.ipynb").read_bytes() == SHIPPED["tutorial_api.ipynb"]
+    assert (work / "tutorial_api.ipynb").read_bytes() == notebooks["tutorial_api.ipynb"]
 
 
 def test_a_workdir_that_cannot_be_made_is_a_clear_error(tmp_path: Path):
@@ -134,7 +137,7 @@ def test_the_main_job_opens_its_own_copy_of_the_demo_and_leaves_the_shipped_one_
         tmp_path: Path):
     """From an empty folder, as a new user starts it: the copy is what JupyterLab serves,
     what the kernel saves goes there, and the package's notebooks stay as shipped."""
-    work, log = tmp_path / "work", tmp_path / "lab.log"
+    work, log, notebooks = tmp_path / "work", tmp_path / "lab.log", shipped()
     with log.open("w") as out:
         lab = subprocess.Popen(
             [sys.executable, "-m", "alsats_widget.lab", "--no-browser", "--port",
@@ -152,7 +155,7 @@ def test_the_main_job_opens_its_own_copy_of_the_demo_and_leaves_the_shipped_one_
         lab.send_signal(signal.SIGTERM)
         assert lab.wait(60) == 0
     assert nbformat.read(work / "demo.ipynb", as_version=4).cells == []  # the copy changed
-    assert {n: nb.read_bytes() for n, nb in resources.notebooks().items()} == SHIPPED
+    assert shipped() == notebooks
 
 
 def _get(url: str) -> requests.Response | None:
