@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, then every test. Extra arguments go to pytest.
 # The browser tests drive Debian's chromium: it is installed here when it is missing.
+# --quick (first): the fast lane for the edit loop: lint and the tests not marked slow,
+# no notebooks and no browser (under 2 minutes on 2 cores). CI runs the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
@@ -35,7 +37,13 @@ ensure_chromium() {
     fi
 }
 
+quick=()
+if [ "${1:-}" = "--quick" ]; then
+    shift
+    quick=(-m "not slow" -o "addopts=")  # addopts turns on nbval: no notebooks here
+fi
+
 ensure_venv "test"
-ensure_chromium
+[ ${#quick[@]} -gt 0 ] || ensure_chromium
 ruff check .
-python -m pytest "$@"
+python -m pytest "${quick[@]}" "$@"
