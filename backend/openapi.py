@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import __version__
 from .config import Limits
+from .l402 import CHALLENGE_FORM
 from .learners import ESTIMATORS, STRATEGIES
 from .learners.registry import (
     DEFAULT_ESTIMATOR,
@@ -37,11 +38,17 @@ _TOO_MANY = {
     **_json(_ERROR),
 }
 
+_WWW_AUTHENTICATE = {"WWW-Authenticate": {
+    "description": f"the L402 challenge: {CHALLENGE_FORM}. The same macaroon twice: "
+                   "macaroon first, then invoice, for the clients deployed today; version "
+                   "and token for the L402 specification as updated in 2026 (bLIP-0026)",
+    "schema": {"type": "string"}}}
+
 _PAID_ERRORS = {
     "400": _error("bad input: nothing changed, nothing charged"),
     "401": _error("the credential does not verify"),
     "402": {"description": "no credential, or its credits are used: a challenge to pay",
-            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+            "headers": _WWW_AUTHENTICATE,
             **_json(_CHALLENGE)},
     "409": _error("the session is in the other mode, or the pool is not uploaded"),
     "410": _error("the session is closed or expired"),
@@ -95,6 +102,16 @@ _RESULT = {"type": "object", "properties": _CREDITS, "required": ["credits_left"
 _NPY = {"required": True, "content": {"application/octet-stream": {
     "schema": {"type": "string", "format": "binary"}}}}
 _COUNT = {"type": "integer", "minimum": 0}
+_PROBABILITY = {"type": "number", "minimum": 0, "maximum": 1}
+_QUERY_RESULT = _obj({
+    "samples": {"type": "array", "items": _obj({
+        "index": _COUNT, "uncertainty": _PROBABILITY, "predicted": {**_LABEL, "nullable": True},
+        "top_classes": {"type": "array", "nullable": True, "minItems": 2, "maxItems": 2,
+                        "items": _obj({"label": _LABEL, "probability": _PROBABILITY},
+                                      ["label", "probability"])},
+    }, ["index", "uncertainty", "predicted", "top_classes"])},
+    "model_version": _COUNT, "labels_version": _COUNT, **_CREDITS,
+}, ["samples", "model_version", "labels_version", "credits_left"])
 _CLASSES = {
     "description": "2 to 1000 distinct labels, all integers or all strings (of at most "
                    "100 characters)",
@@ -155,7 +172,7 @@ def document(limits: Limits = DEFAULT_LIMITS) -> dict:
                             "anyOf": [{"required": [name]} for name in _SETTINGS]}})},
                 "responses": {
                     "402": {"description": "the challenge: pay its invoice",
-                            "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+                            "headers": _WWW_AUTHENTICATE,
                             **_json(_CHALLENGE)},
                     "400": _error("bad settings"), "410": _error("no such session"),
                     "408": _error("the body stopped arriving: the connection is closed"),
@@ -198,7 +215,7 @@ def document(limits: Limits = DEFAULT_LIMITS) -> dict:
                 "the k most uncertain unlabeled pool samples (free)",
                 _body({"k": {"type": "integer", "minimum": 1, "maximum": limits.max_query_k},
                        "exclude": {"type": "array", "items": {"type": "integer", "minimum": 0}}}),
-                _RESULT,
+                _QUERY_RESULT,
                 "exclude: pool indices never to offer (skipped, or labeled but not taught yet), "
                 "at most the pool's size, repeats allowed; fewer than k samples (maybe none) "
                 "come back when fewer remain. No two samples offered are near-duplicates (one "
@@ -206,7 +223,12 @@ def document(limits: Limits = DEFAULT_LIMITS) -> dict:
                 "excluded sample or of a label the ranking model has not learned yet, while "
                 "others remain. The newest finished model ranks: model_version says which, "
                 "labels_version how many label changes there are (the model may trail them: "
-                "it is fitted in the background, never waited for). No body: k = 1.",
+                "it is fitted in the background, never waited for). Each sample comes with "
+                "its uncertainty (the session's strategy, 0 to 1, higher is less sure), the "
+                "model's predicted label and top_classes, its two most likely labels with "
+                "their probabilities, most likely first; both null while the model knows "
+                "nothing (fewer than two classes taught: the samples are then a spread of the "
+                "pool, each with uncertainty 1). No body: k = 1.",
                 body_required=False)},
             "/teach": {"post": _paid(
                 "teach one pool sample's label, or many (one iteration each)",

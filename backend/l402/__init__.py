@@ -24,6 +24,7 @@ from .errors import (
     UnknownVersionError,
 )
 from .header import (
+    CHALLENGE_FORM,
     MAX_HEADER_BYTES,
     SCHEMES,
     Credential,
@@ -38,6 +39,7 @@ from .root_key import load_or_create_root_key
 
 __all__ = [
     "ALSATS_CONDITIONS",
+    "CHALLENGE_FORM",
     "ITERATIONS",
     "MAX_HEADER_BYTES",
     "SCHEMES",

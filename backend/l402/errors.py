@@ -21,7 +21,7 @@ class MalformedCaveatError(L402Error):
 
 class MalformedHeaderError(L402Error):
     """An ``Authorization`` value that is not ``L402 <base64 macaroon>:<hex preimage>``,
-    or a ``WWW-Authenticate`` value that is not ``L402 macaroon="...", invoice="..."``."""
+    or a ``WWW-Authenticate`` value without exactly one L402 offer a client can read."""
 
 
 class InvalidCredentialError(L402Error):

@@ -1,6 +1,9 @@
 """The L402 HTTP headers: the server's challenge and the client's credential (bLIP-0026).
 
-Challenge: ``WWW-Authenticate: L402 macaroon="<base64>", invoice="<bolt11>"``.
+Challenge: ``WWW-Authenticate: L402 macaroon="<base64>", invoice="<bolt11>", version="0",
+token="<base64>"``, the same macaroon twice: the clients deployed today read ``macaroon``
+then ``invoice``, in that order, and nothing else; the L402 specification as updated in
+2026 names it ``token``, adds ``version`` and has clients ignore what they do not know.
 Credential: ``Authorization: L402 <base64 macaroon>:<hex preimage>``, or the legacy
 scheme ``LSAT``. Parsing (of both) is strict and total: any string either parses or raises
 :class:`MalformedHeaderError` with a message a client can act on.
@@ -14,12 +17,14 @@ import re
 from dataclasses import dataclass, field
 
 from .errors import MalformedHeaderError
+from .httpauth import Challenge, parse_challenges
 
 MAX_HEADER_BYTES = 8192
 PREIMAGE_SIZE = 32
 SCHEME = "L402"
 LEGACY_SCHEME = "LSAT"  # L402's former name; the spec says to keep accepting it
 SCHEMES = (SCHEME, LEGACY_SCHEME)
+VERSION = "0"  # the only version of the challenge there is
 
 _WHITESPACE = re.compile(r"[ \t]+")
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
@@ -30,10 +35,7 @@ _ANY_B64_CHAR = re.compile(r"[A-Za-z0-9+/_-]")
 _HEX_64 = re.compile(r"[0-9a-fA-F]{64}")
 _INVOICE = re.compile(r"[A-Za-z0-9]+")  # bech32: a BOLT 11 invoice never needs quoting
 _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
-_CHALLENGE = re.compile(r'(?P<scheme>[A-Za-z0-9]+) macaroon="(?P<macaroon>[^"]*)", '
-                        r'invoice="(?P<invoice>[^"]*)"')
 _USAGE = 'expected "L402 <base64 macaroon>:<hex preimage>"'
-_CHALLENGE_USAGE = 'expected \'L402 macaroon="<base64>", invoice="<bolt11>"\''
 
 
 @dataclass(frozen=True)
@@ -53,31 +55,70 @@ class Credential:
             raise MalformedHeaderError(f"scheme must be one of {', '.join(SCHEMES)}")
 
 
+def _challenge(macaroon: str, invoice: str) -> str:
+    return (f'{SCHEME} macaroon="{macaroon}", invoice="{invoice}", version="{VERSION}", '
+            f'token="{macaroon}"')
+
+
+CHALLENGE_FORM = _challenge("<base64 macaroon>", "<bolt11 invoice>")  # for the docs
+
+
 def format_challenge(macaroon: bytes, invoice: str) -> str:
-    """The ``WWW-Authenticate`` value for a 402: standard padded base64, as Aperture sends."""
+    """The ``WWW-Authenticate`` value for a 402: one challenge that clients of the old form
+    and of today's specification both read; standard padded base64, as Aperture sends."""
     if not macaroon:
         raise ValueError("macaroon is empty")
     if not isinstance(invoice, str) or not _INVOICE.fullmatch(invoice):
         raise ValueError("invoice must be a non-empty BOLT 11 string (letters and digits)")
-    encoded = base64.b64encode(macaroon).decode("ascii")
-    return f'{SCHEME} macaroon="{encoded}", invoice="{invoice}"'
+    return _challenge(base64.b64encode(macaroon).decode("ascii"), invoice)
 
 
 def parse_challenge(value: str) -> tuple[bytes, str]:
-    """The macaroon and invoice of a ``WWW-Authenticate`` value, for clients; strict, so a
-    client never pays an invoice it half-read. Raises MalformedHeaderError, nothing else."""
+    """The macaroon and invoice a ``WWW-Authenticate`` value offers, for clients.
+
+    Reads any form a compliant server sends: ``token`` or ``macaroon`` (both: the same),
+    parameters in any order, unknown ones ignored, the LSAT scheme, other schemes'
+    challenges beside it, several header lines joined by ", ". Challenges of a version it
+    does not know are set aside. Strict, so a client never pays an invoice it half-read
+    or could read two ways. Raises MalformedHeaderError, nothing else."""
     _check_text(value, "WWW-Authenticate")
-    match = _CHALLENGE.fullmatch(value)
-    if match is None:
-        raise MalformedHeaderError(f"not an L402 challenge; {_CHALLENGE_USAGE}")
-    if match["scheme"].upper() not in SCHEMES:
-        shown = match["scheme"][:20]
+    every = parse_challenges(value)
+    challenges = [c for c in every if c.scheme.upper() in SCHEMES]
+    if not challenges:
+        offered = ", ".join(repr(c.scheme[:20]) for c in every[:5]) or "none"
         raise MalformedHeaderError(
-            f"unknown scheme {shown!r}; expected L402 (or the legacy LSAT)")
-    if not _INVOICE.fullmatch(match["invoice"]):
+            f"no L402 challenge (schemes offered: {offered}); expected '{CHALLENGE_FORM}'")
+    known = [c for c in challenges if c.params.get("version", VERSION) == VERSION]
+    if not known:
+        version = challenges[0].params["version"][:20]
+        raise MalformedHeaderError(
+            f"unknown L402 version {version!r}: this client reads version {VERSION}")
+    offers = {_offer(challenge) for challenge in known}
+    if len(offers) > 1:
+        raise MalformedHeaderError(
+            f"{len(offers)} L402 challenges offer different invoices or macaroons: "
+            "which one to pay is ambiguous")
+    return offers.pop()
+
+
+def _offer(challenge: Challenge) -> tuple[bytes, str]:
+    """An L402 challenge's macaroon and invoice."""
+    if challenge.token68 is not None:
+        raise MalformedHeaderError(f"the {challenge.scheme[:20]} challenge has a bare token, "
+                                   f"not parameters; expected '{CHALLENGE_FORM}'")
+    params = challenge.params
+    macaroons = {_decode_macaroon(params[name]) for name in ("token", "macaroon")
+                 if name in params}
+    if not macaroons:
+        raise MalformedHeaderError("the L402 challenge has no token (nor macaroon)")
+    if len(macaroons) > 1:
+        raise MalformedHeaderError("the L402 challenge's token and macaroon differ")
+    if "invoice" not in params:
+        raise MalformedHeaderError("the L402 challenge has no invoice")
+    if not _INVOICE.fullmatch(params["invoice"]):
         raise MalformedHeaderError("invoice must be a non-empty BOLT 11 string "
                                    "(letters and digits)")
-    return _decode_macaroon(match["macaroon"]), match["invoice"]
+    return macaroons.pop(), params["invoice"]
 
 
 def format_authorization(macaroon: bytes, preimage: bytes, scheme: str = SCHEME) -> str:

@@ -13,6 +13,7 @@ from pymacaroons import Macaroon
 from pymacaroons.serializers import BinarySerializer
 
 from backend.keys import PAYWALL
+from backend.l402 import CHALLENGE_FORM, parse_challenge
 from tests.backend.conftest import macaroon_of
 
 X = [[0.0] * 64]
@@ -55,6 +56,21 @@ async def test_initialize_answers_402_with_the_contracts_fields(buyer):
     assert body["iterations"] == 7 and body["amount_msat"] == 35
     assert f'invoice="{body["payment_request"]}"' in header
     assert body["settings"]["estimator"] == "random_forest"  # streamed mode: the seed's
+
+
+async def test_the_challenge_is_one_header_in_the_documented_form(buyer):
+    """macaroon then invoice (what deployed clients read), then version and token (today's
+    specification), the same macaroon as the body's; the OpenAPI document says so."""
+    async with buyer.http.post("/label", json={"x": X}) as response:
+        lines = response.headers.getall("WWW-Authenticate")
+        body = await response.json()
+        openapi = (await (await buyer.http.get("/openapi.json")).json())
+    assert lines == [CHALLENGE_FORM.replace("<base64 macaroon>", body["macaroon"])
+                     .replace("<bolt11 invoice>", body["payment_request"])]
+    assert parse_challenge(lines[0]) == (base64.b64decode(body["macaroon"]),
+                                         body["payment_request"])
+    described = openapi["paths"]["/label"]["post"]["responses"]["402"]["headers"]
+    assert CHALLENGE_FORM in described["WWW-Authenticate"]["description"]
 
 
 async def test_pool_mode_defaults_to_the_learner_that_uses_the_pool(buyer):

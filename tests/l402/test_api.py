@@ -7,8 +7,9 @@ import backend.l402 as l402
 
 def test_public_api() -> None:
     assert sorted(l402.__all__) == [
-        "ALSATS_CONDITIONS", "Caveat", "Credential", "Grant", "ITERATIONS", "Identifier",
-        "InvalidCredentialError", "L402Error", "MAX_HEADER_BYTES", "MalformedCaveatError",
+        "ALSATS_CONDITIONS", "CHALLENGE_FORM", "Caveat", "Credential", "Grant", "ITERATIONS",
+        "Identifier", "InvalidCredentialError", "L402Error", "MAX_HEADER_BYTES",
+        "MalformedCaveatError",
         "MalformedHeaderError", "MalformedIdentifierError", "SCHEMES", "SESSION",
         "UnknownVersionError", "VALID_UNTIL", "format_authorization", "format_challenge",
         "iterations_caveat", "load_or_create_root_key", "mint", "parse_authorization",

@@ -1,14 +1,16 @@
-"""The challenge and credential headers: round trips, accepted variants, every refusal."""
+"""The credential and challenge headers: round trips, accepted forms, every refusal."""
 
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from backend.l402 import (
+    CHALLENGE_FORM,
     MAX_HEADER_BYTES,
     Credential,
     MalformedHeaderError,
@@ -17,6 +19,7 @@ from backend.l402 import (
     parse_authorization,
     parse_challenge,
 )
+from backend.l402.httpauth import parse_challenges
 
 PREIMAGE = bytes(range(32))
 HEX = PREIMAGE.hex()
@@ -24,84 +27,6 @@ MACAROON = b"\x02\x01\x06alsats\xfb\xff\xfe"  # encodes with "+" and "/" in stan
 STD = base64.b64encode(MACAROON).decode()
 URL = base64.urlsafe_b64encode(MACAROON).decode()
 INVOICE = "lnbcrt50n1pjq8xyzpp5"
-
-
-def test_challenge_format() -> None:
-    value = format_challenge(b"\x02\x01", "lnbcrt10n1abc")
-    assert value == 'L402 macaroon="AgE=", invoice="lnbcrt10n1abc"'
-
-
-@pytest.mark.parametrize(("macaroon", "invoice"), [
-    (b"\x02", "lnbc1500n1pw5kjhm"),
-    (b"\x02\x01", "lnbcrt10n1abc"),
-    (b"\x02\x01\x06", "LNBC1"),  # bech32 may be upper case
-    (MACAROON, INVOICE),
-    (bytes(range(256)), "lntb20m1" + "q" * 300),
-])
-def test_challenge_round_trip(macaroon: bytes, invoice: str) -> None:
-    value = format_challenge(macaroon, invoice)
-    assert f'macaroon="{base64.b64encode(macaroon).decode()}"' in value  # standard, padded
-    assert parse_challenge(value) == (macaroon, invoice)
-
-
-@pytest.mark.parametrize("value", [
-    f'L402 macaroon="{STD}", invoice="{INVOICE}"',
-    f'LSAT macaroon="{STD}", invoice="{INVOICE}"',  # the legacy scheme
-    f'l402 macaroon="{STD}", invoice="{INVOICE}"',  # schemes are case-insensitive
-    f'Lsat macaroon="{STD}", invoice="{INVOICE}"',
-    f'L402 macaroon="{URL}", invoice="{INVOICE}"',  # the macaroon decodes as a credential's
-    f'L402 macaroon="{STD.rstrip("=")}", invoice="{INVOICE}"',
-])
-def test_challenge_accepted_variants(value: str) -> None:
-    assert parse_challenge(value) == (MACAROON, INVOICE)
-
-
-@pytest.mark.parametrize(("value", "match"), [
-    ("", "not an L402 challenge"),
-    (f'L402 {STD}:{HEX}', "not an L402 challenge"),  # a credential, not a challenge
-    (f'L402 macaroon="{STD}"', "not an L402 challenge"),
-    (f'L402 invoice="{INVOICE}", macaroon="{STD}"', "not an L402 challenge"),  # order
-    (f'L402 macaroon="{STD}",invoice="{INVOICE}"', "not an L402 challenge"),
-    (f'L402  macaroon="{STD}", invoice="{INVOICE}"', "not an L402 challenge"),
-    (f' L402 macaroon="{STD}", invoice="{INVOICE}"', "not an L402 challenge"),
-    (f'L402 macaroon="{STD}", invoice="{INVOICE}" ', "not an L402 challenge"),
-    (f'L402 macaroon={STD}, invoice={INVOICE}', "not an L402 challenge"),  # unquoted
-    (f'L402 macaroon="{STD}", invoice="{INVOICE}", version="0"', "not an L402 challenge"),
-    (f'L402 macaroon="{STD}", invoice="{INVOICE}", Basic realm="x"', "not an L402 challenge"),
-    (f'L402 macaroon="{STD}", invoice="{INVOICE}"\r\nX: y', "not an L402 challenge"),
-    (f'Bearer macaroon="{STD}", invoice="{INVOICE}"', "unknown scheme 'Bearer'"),
-    (f'L402x macaroon="{STD}", invoice="{INVOICE}"', "unknown scheme 'L402x'"),
-    (f'L402 macaroon="", invoice="{INVOICE}"', "macaroon is empty"),
-    (f'L402 macaroon="AgE*", invoice="{INVOICE}"', r"not base64 \(unexpected '\*'\)"),
-    (f'L402 macaroon="Ag E=", invoice="{INVOICE}"', r"not base64 \(unexpected ' '\)"),
-    (f'L402 macaroon="Ag+_", invoice="{INVOICE}"', "mixes standard"),
-    (f'L402 macaroon="AgEGY", invoice="{INVOICE}"', "impossible length"),
-    (f'L402 macaroon="AgE==", invoice="{INVOICE}"', "wrong padding"),
-    (f'L402 macaroon="{STD}", invoice=""', "invoice must be a non-empty BOLT 11 string"),
-    (f'L402 macaroon="{STD}", invoice="lnbc 1"', "invoice must be"),
-    (f'L402 macaroon="{STD}", invoice="lnbc-1"', "invoice must be"),
-    (f'L402 macaroon="{STD}", invoice="{INVOICE}é"', "non-ASCII"),
-    (f'L402 macaroon="{"A" * 8192}", invoice="{INVOICE}"', "WWW-Authenticate header is 8"),
-])
-def test_challenge_rejections(value: str, match: str) -> None:
-    with pytest.raises(MalformedHeaderError, match=match):
-        parse_challenge(value)
-
-
-def test_challenge_of_non_str_is_refused_with_the_same_error() -> None:
-    with pytest.raises(MalformedHeaderError, match="must be str, got bytes"):
-        parse_challenge(format_challenge(MACAROON, INVOICE).encode())  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(("macaroon", "invoice"), [
-    (b"", "lnbc1"),
-    (b"\x02", ""),
-    (b"\x02", 'lnbc1", macaroon="forged'),  # no header injection through the invoice
-    (b"\x02", "lnbc1\r\nSet-Cookie: x"),
-])
-def test_challenge_refuses_bad_arguments(macaroon: bytes, invoice: str) -> None:
-    with pytest.raises(ValueError):
-        format_challenge(macaroon, invoice)
 
 
 @pytest.mark.parametrize("scheme", ["L402", "LSAT"])
@@ -242,6 +167,127 @@ def test_any_credential_round_trips(macaroon: bytes, preimage: bytes, scheme: st
     assert parse_authorization(format_authorization(macaroon, preimage, scheme)) == credential
 
 
+# -- the challenge: WWW-Authenticate ---------------------------------------------------
+
+OTHER = base64.b64encode(b"\x02\x01\x07another").decode()
+MAC, TOK, INV = f'macaroon="{STD}"', f'token="{STD}"', f'invoice="{INVOICE}"'
+VER = 'version="0"'
+# how the clients deployed today read a challenge (Aperture's Go client, lnget and others)
+DEPLOYED_READER = re.compile(r'(LSAT|L402) macaroon="(.*?)", invoice="(.*?)"')
+
+
+def test_challenge_format() -> None:
+    assert format_challenge(b"\x02\x01", "lnbcrt10n1abc") == (
+        'L402 macaroon="AgE=", invoice="lnbcrt10n1abc", version="0", token="AgE="')
+    assert CHALLENGE_FORM == ('L402 macaroon="<base64 macaroon>", invoice="<bolt11 invoice>", '
+                              'version="0", token="<base64 macaroon>"')
+
+
+@pytest.mark.parametrize(("macaroon", "invoice"), [
+    (b"\x02", "lnbc1500n1pw5kjhm"),
+    (b"\x02\x01", "lnbcrt10n1abc"),
+    (b"\x02\x01\x06", "LNBC1"),  # bech32 may be upper case
+    (MACAROON, INVOICE),
+    (bytes(range(256)), "lntb20m1" + "q" * 300),
+])
+def test_challenge_round_trip_and_every_reader_finds_the_same(macaroon: bytes,
+                                                               invoice: str) -> None:
+    value = format_challenge(macaroon, invoice)
+    assert parse_challenge(value) == (macaroon, invoice)
+    _, old_macaroon, old_invoice = DEPLOYED_READER.search(value).groups()
+    assert (base64.b64decode(old_macaroon, validate=True), old_invoice) == (macaroon, invoice)
+    (challenge,) = parse_challenges(value)  # as today's specification reads it
+    assert challenge.params["version"] == "0"
+    assert base64.b64decode(challenge.params["token"], validate=True) == macaroon
+
+
+@pytest.mark.parametrize("value", [
+    f"L402 {MAC}, {INV}",  # the form deployed servers send
+    f"L402 {VER}, {TOK}, {INV}",  # today's specification's
+    f"L402 {MAC}, {INV}, {VER}, {TOK}",  # alsats's: both
+    f"L402 {INV}, {TOK}",  # any order, version left out
+    f"L402 {TOK}, {INV}, {MAC}",
+    f"LSAT {MAC}, {INV}",  # the legacy scheme
+    f"l402 {TOK}, {INV}",  # schemes are case-insensitive
+    f"Lsat {MAC}, {INV}",
+    f'L402 TOKEN="{STD}", Invoice="{INVOICE}", VERSION="0"',  # and parameter names
+    f'L402 {TOK}, {INV}, expires="3600", amount_msat=1000',  # unknown parameters are ignored
+    f'L402 {TOK}, caveats="a=1, b=2", {INV}, note="say \\"hi\\""',  # commas, quoted-pairs
+    f'L402 {INV}, macaroon="{URL}", token="{STD.rstrip("=")}"',  # the same bytes, spelled two ways
+    f"L402 {MAC}, invoice={INVOICE}, version=0",  # a token value needs no quotes
+    f'L402 token = "{STD}" ,invoice= "{INVOICE}"',  # optional whitespace
+    f"L402 {MAC},{INV}",
+    f"L402  {MAC}, {INV}",
+    f"  L402 {MAC}, {INV}  ",
+    f"L402 {MAC}, , {INV},",  # empty list elements
+    f'Basic realm="alsats", L402 {TOK}, {INV}',  # several challenges in one header
+    f"L402 {TOK}, {INV}, Bearer abc==, Negotiate",
+    ", ".join(['Basic realm="x"', f"L402 {MAC}, {INV}, {VER}, {TOK}"]),  # two lines, as joined
+    f"LSAT {MAC}, {INV}, L402 {MAC}, {INV}",  # both schemes, the same offer (as Aperture sends)
+    f'L402 version="1", token="{OTHER}", invoice="lnbcrt1new", L402 {VER}, {TOK}, {INV}',
+])
+def test_challenge_accepted_forms(value: str) -> None:
+    assert parse_challenge(value) == (MACAROON, INVOICE)
+
+
+@pytest.mark.parametrize(("value", "match"), [
+    ("", r"no L402 challenge \(schemes offered: none\)"),
+    (f"Bearer {MAC}, {INV}",
+     r"no L402 challenge \(schemes offered: 'Bearer'\); expected 'L402 macaroon="),
+    (f"L402x {MAC}, {INV}", "schemes offered: 'L402x'"),
+    ('Basic realm="x", Negotiate', "schemes offered: 'Basic', 'Negotiate'"),
+    (f"L402 {STD}", "the L402 challenge has a bare token, not parameters"),
+    (f"L402 {STD}:{HEX}", "not a list of challenges"),  # a credential, not a challenge
+    (f"L402 {MAC}", "the L402 challenge has no invoice"),
+    (f"L402 {INV}, {VER}", r"the L402 challenge has no token \(nor macaroon\)"),
+    ("L402", "has no token"),
+    (f'L402 {MAC}, token="{OTHER}", {INV}', "the L402 challenge's token and macaroon differ"),
+    (f'L402 version="1", {TOK}, {INV}', "unknown L402 version '1': this client reads version 0"),
+    (f'L402 version="", {TOK}, {INV}', "unknown L402 version ''"),
+    (f"L402 {MAC}, {INV}, LSAT {MAC}, invoice=lnbcrt1other", "2 L402 challenges offer different"),
+    (f'L402 {MAC}, {INV}, L402 token="{OTHER}", {INV}', "which one to pay is ambiguous"),
+    (f"L402 {MAC}, {INV}, L402 {MAC}", "has no invoice"),  # one of them broken: all refused
+    (f"L402 {MAC}, {MAC}, {INV}", "parameter 'macaroon' appears twice in one L402 challenge"),
+    (f'L402 {MAC}, MACAROON="{STD}", {INV}', "appears twice"),
+    (f"L402 {MAC} {INV}", "not a list of challenges"),  # a comma left out
+    (f"L402 macaroon={STD}, {INV}", "not a list of challenges"),  # '/' must be quoted
+    (f'L402 macaroon="{STD}, {INV}', "not a list of challenges"),  # a quote left open
+    (f"L402 {MAC}, {INV}\r\nX: y", "not a list of challenges"),
+    (f"L402\t{MAC}, {INV}", "not a list of challenges"),
+    (f"{INV}, L402 {MAC}", "a parameter that belongs to no scheme at character 0"),
+    (f'L402 macaroon="", {INV}', "macaroon is empty"),
+    (f'L402 macaroon="AgE*", {INV}', r"not base64 \(unexpected '\*'\)"),
+    (f'L402 token="Ag E=", {INV}', r"not base64 \(unexpected ' '\)"),
+    (f'L402 macaroon="Ag+_", {INV}', "mixes standard"),
+    (f'L402 macaroon="AgEGY", {INV}', "impossible length"),
+    (f'L402 macaroon="AgE==", {INV}', "wrong padding"),
+    (f'L402 {MAC}, invoice=""', "invoice must be a non-empty BOLT 11 string"),
+    (f'L402 {MAC}, invoice="lnbc 1"', "invoice must be"),
+    (f'L402 {MAC}, invoice="lnbc-1"', "invoice must be"),
+    (f'L402 {MAC}, invoice="{INVOICE}é"', "non-ASCII"),
+    (f'L402 macaroon="{"A" * 8192}", {INV}', "WWW-Authenticate header is 8"),
+])
+def test_challenge_rejections(value: str, match: str) -> None:
+    with pytest.raises(MalformedHeaderError, match=match):
+        parse_challenge(value)
+
+
+def test_challenge_of_non_str_is_refused_with_the_same_error() -> None:
+    with pytest.raises(MalformedHeaderError, match="must be str, got bytes"):
+        parse_challenge(format_challenge(MACAROON, INVOICE).encode())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("macaroon", "invoice"), [
+    (b"", "lnbc1"),
+    (b"\x02", ""),
+    (b"\x02", 'lnbc1", macaroon="forged'),  # no header injection through the invoice
+    (b"\x02", "lnbc1\r\nSet-Cookie: x"),
+])
+def test_challenge_refuses_bad_arguments(macaroon: bytes, invoice: str) -> None:
+    with pytest.raises(ValueError):
+        format_challenge(macaroon, invoice)
+
+
 @given(st.text())
 def test_any_string_parses_as_a_challenge_or_raises_malformed_header(value: str) -> None:
     try:
@@ -256,3 +302,47 @@ def test_any_string_parses_as_a_challenge_or_raises_malformed_header(value: str)
        st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=300))
 def test_any_challenge_round_trips(macaroon: bytes, invoice: str) -> None:
     assert parse_challenge(format_challenge(macaroon, invoice)) == (macaroon, invoice)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _spelled(macaroon: bytes, draw) -> str:
+    """The macaroon as some server may write it: either alphabet, padded or not, quoted."""
+    text = draw(st.sampled_from([base64.b64encode, base64.urlsafe_b64encode]))(macaroon)
+    text = text.decode()
+    return _quoted(text.rstrip("=") if draw(st.booleans()) else text)
+
+
+@st.composite
+def compliant_challenges(draw) -> tuple[str, bytes, str]:
+    """A WWW-Authenticate value some compliant server may send, with what it offers."""
+    macaroon = draw(st.binary(min_size=1, max_size=100))
+    invoice = draw(st.text(alphabet="lnbcrt0123456789", min_size=1, max_size=40))
+    names = draw(st.sampled_from([["token"], ["macaroon"], ["token", "macaroon"]]))
+    params = [(name, _spelled(macaroon, draw)) for name in names]
+    params.append(("invoice", draw(st.sampled_from([invoice, _quoted(invoice)]))))
+    if draw(st.booleans()):
+        params.append(("version", draw(st.sampled_from(['"0"', "0"]))))
+    unknown = st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True).filter(
+        lambda name: name not in ("token", "macaroon", "invoice", "version"))
+    values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+    extra = draw(st.dictionaries(unknown, values.map(_quoted), max_size=3))
+    params += list(extra.items())
+    params = draw(st.permutations(params))
+    comma = draw(st.sampled_from([", ", ",", " , ", ",  "]))
+    scheme = draw(st.sampled_from(["L402", "LSAT", "l402", "lsat"]))
+    cased = [(draw(st.sampled_from([name, name.upper(), name.title()])), value)
+             for name, value in params]
+    challenge = scheme + " " + comma.join(f"{name}={value}" for name, value in cased)
+    others = st.sampled_from(['Basic realm="alsats"', "Bearer abc==", "Negotiate",
+                              'Newauth realm="apps", type=1, title="Login to \\"apps\\""'])
+    before, after = draw(st.lists(others, max_size=2)), draw(st.lists(others, max_size=2))
+    return comma.join([*before, challenge, *after]), macaroon, invoice
+
+
+@given(compliant_challenges())
+def test_every_compliant_form_is_read(case: tuple[str, bytes, str]) -> None:
+    value, macaroon, invoice = case
+    assert parse_challenge(value) == (macaroon, invoice)

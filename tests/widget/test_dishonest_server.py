@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict
 
 from alsats_widget import (
     AlsatsClient,
@@ -45,6 +46,41 @@ PRICE = 1000  # msat per iteration, as /info quotes it
 FEE_LIMIT = 10_000  # the client's default fee limit, which its budget check reserves
 SESSION = "session-1"
 SAMPLE = [[0.0, 1.0]]
+
+# How a server may write its challenge: (macaroon, invoice, another macaroon for the same
+# invoice), base64 and BOLT 11, to its WWW-Authenticate lines.
+ACCEPTED_FORMS = {
+    "alsats": lambda m, i, _: [l402.format_challenge(base64.b64decode(m), i)],
+    "deployed": lambda m, i, _: [f'L402 macaroon="{m}", invoice="{i}"'],
+    "specification": lambda m, i, _: [f'L402 version="0", token="{m}", invoice="{i}"'],
+    "any_order_unknown_parameters": lambda m, i, _: [
+        f'L402 invoice={i}, expires="3600", token="{m}", note="a, b"'],
+    "lsat": lambda m, i, _: [f'LSAT macaroon="{m}", invoice="{i}"'],
+    "beside_other_schemes": lambda m, i, _: [
+        f'Basic realm="alsats", L402 token="{m}", invoice="{i}", Bearer abc=='],
+    "several_lines": lambda m, i, _: [
+        'Basic realm="alsats"', f'LSAT macaroon="{m}", invoice="{i}"',
+        f'L402 version="0", token="{m}", invoice="{i}"'],
+    "newer_version_beside": lambda m, i, o: [
+        f'L402 version="1", token="{o}", invoice="{i}"', f'L402 token="{m}", invoice="{i}"'],
+}
+MALFORMED_FORMS = {  # the form, and what the client's refusal says
+    "none": (lambda m, i, _: [], r"no L402 challenge \(schemes offered: none\)"),
+    "bearer_scheme": (lambda m, i, _: [f'Bearer macaroon="{m}", invoice="{i}"'],
+                      r"no L402 challenge \(schemes offered: 'Bearer'\)"),
+    "quote_left_open": (lambda m, i, _: [f'L402 macaroon="{m}, invoice="{i}"'],
+                        r"not a list of challenges \(RFC 9110\)"),
+    "token_and_macaroon_differ": (
+        lambda m, i, o: [f'L402 macaroon="{m}", invoice="{i}", version="0", token="{o}"'],
+        "token and macaroon differ"),
+    "unknown_version": (lambda m, i, _: [f'L402 version="1", token="{m}", invoice="{i}"'],
+                        "unknown L402 version '1': this client reads version 0"),
+    "no_invoice": (lambda m, i, _: [f'L402 macaroon="{m}", version="0", token="{m}"'],
+                   "the L402 challenge has no invoice"),
+    "two_offers": (lambda m, i, o: [f'L402 token="{m}", invoice="{i}"',
+                                    f'LSAT token="{o}", invoice="{i}"'],
+                   "offer different invoices or macaroons: which one to pay is ambiguous"),
+}
 
 
 @pytest.fixture
@@ -84,7 +120,8 @@ class DishonestServer:
 
     ``/info`` is honest (alice's pubkey, ``price_msat``). The first ``honest_first``
     challenges are honest, then every challenge lies as ``behaviour`` says (see
-    ``_challenge``). With ``accept_credentials`` False it answers 402 again after being
+    ``_challenge``), its header written in ``form`` (one of ACCEPTED_FORMS or
+    MALFORMED_FORMS). With ``accept_credentials`` False it answers 402 again after being
     paid. ``seen`` records every request, ``offers`` every challenge.
     """
 
@@ -94,6 +131,7 @@ class DishonestServer:
         self.price_msat = PRICE
         self.behaviour = "honest"
         self.honest_first = 0
+        self.form = "alsats"
         self.accept_credentials = True
         self.seen: list[Seen] = []
         self.offers: list[Offer] = []
@@ -180,28 +218,29 @@ class DishonestServer:
         invoice = made.payment_request
         if lie == "undecodable_invoice":
             invoice = "lnbcrt10n1" + "q" * 60
-        macaroon = base64.b64encode(l402.mint(
-            self._root_key, l402.Identifier(bytes.fromhex(made.payment_hash), os.urandom(32)),
-            [l402.session_caveat(session_id), l402.iterations_caveat(offered),
-             l402.valid_until_caveat(int(time.time()) + 3600)])).decode()
+        macaroon, other = (self._macaroon(made.payment_hash, session_id, offered)
+                           for _ in range(2))
         self._credits[bytes.fromhex(made.payment_hash)] = offered
         self.offers.append(Offer(node, made.payment_hash, invoice, macaroon))
-        headers = {"WWW-Authenticate": f'L402 macaroon="{macaroon}", invoice="{invoice}"'}
+        form = ACCEPTED_FORMS.get(self.form) or MALFORMED_FORMS[self.form][0]
+        headers = CIMultiDict(("WWW-Authenticate", line)
+                              for line in form(macaroon, invoice, other))
         body = {"error": "payment required", "session_id": session_id,
                 "payment_request": invoice, "payment_hash": made.payment_hash,
                 "amount_msat": amount, "iterations": offered, "macaroon": macaroon}
-        if lie == "no_header":
-            headers = {}
-        elif lie == "bearer_scheme":
-            headers["WWW-Authenticate"] = f'Bearer macaroon="{macaroon}", invoice="{invoice}"'
-        elif lie == "unquoted_header":
-            headers["WWW-Authenticate"] = f"L402 macaroon={macaroon}, invoice={invoice}"
-        elif lie == "no_session":
+        if lie == "no_session":
             del body["session_id"]
         elif lie == "body_names_another_invoice":
             body["payment_request"] = (await self._invoice("alice", amount)).payment_request
         self._last = (body, headers)
         return web.json_response(body, status=402, headers=headers)
+
+    def _macaroon(self, payment_hash: str, session_id: str, iterations: int) -> str:
+        """A real macaroon bound to the invoice (a new token id each time), in base64."""
+        return base64.b64encode(l402.mint(
+            self._root_key, l402.Identifier(bytes.fromhex(payment_hash), os.urandom(32)),
+            [l402.session_caveat(session_id), l402.iterations_caveat(iterations),
+             l402.valid_until_caveat(int(time.time()) + 3600)])).decode()
 
     async def _invoice(self, node: str, amount_msat: int, expiry: int = 3600):
         made = await self.nodes[node].add_invoice(amount_msat, memo="dishonest", expiry=expiry)
@@ -302,6 +341,44 @@ async def test_a_402_to_a_call_is_paid_and_the_call_repeated_with_its_key(server
     assert client.sync.spending.payments == 2
 
 
+# -- every form a compliant server may write its challenge in -------------------------
+
+
+@pytest.mark.parametrize("form", ACCEPTED_FORMS)
+async def test_every_compliant_challenge_form_is_paid_once(server, wallet, nodes, form):
+    server.form = form
+    before = await balance(wallet)
+    client = Client(server, wallet)
+    assert (await client.label())["credits_left"] == 0
+    await client.close()
+
+    assert before - await balance(wallet) == PRICE and await settled(server) == 1
+    (offer,) = server.offers
+    proof = (await nodes["alice"].lookup_invoice(offer.payment_hash)).preimage
+    calls = [s for s in server.seen if s.path == "/label"]
+    assert [(c.status, c.authorization) for c in calls] == [
+        (200, f"L402 {offer.macaroon}:{proof}")]
+
+
+@pytest.mark.parametrize(("form", "message"),
+                         [(name, message) for name, (_, message) in MALFORMED_FORMS.items()],
+                         ids=list(MALFORMED_FORMS))
+async def test_a_malformed_or_ambiguous_challenge_pays_nothing(server, wallet, nodes, simnet,
+                                                               form, message):
+    server.form = form
+    before = await balance(wallet)
+    client = Client(server, wallet)
+    with pytest.raises(UnexpectedInvoiceError, match=f"no valid L402 challenge: .*{message}"):
+        await client.label()
+    await client.close()
+
+    assert await balance(wallet) == before
+    assert await settled(server) == 0 and payments_tried(simnet) == 0
+    assert not [s for s in server.seen if s.path == "/label"]  # refused before the call
+    await nodes["bob"].send_payment(server.offers[-1].invoice, fee_limit_msat=FEE_LIMIT)
+    assert await settled(server) == 1  # it was payable: the refusal was the client's own
+
+
 # -- refusals: nothing leaves bob's node ----------------------------------------------
 
 REFUSALS = [
@@ -319,9 +396,6 @@ REFUSALS = [
     ("other_session", 1, {}, UnexpectedInvoiceError, r"another session"),
     ("expired", 0, {}, UnexpectedInvoiceError, r"expired"),
     ("any_amount", 0, {}, UnexpectedInvoiceError, r"invoice asks (None|no|any)"),
-    ("no_header", 0, {}, UnexpectedInvoiceError, r"no valid L402 challenge"),
-    ("bearer_scheme", 0, {}, UnexpectedInvoiceError, r"no valid L402 challenge"),
-    ("unquoted_header", 0, {}, UnexpectedInvoiceError, r"no valid L402 challenge"),
     ("body_names_another_invoice", 0, {}, UnexpectedInvoiceError,
      r"names two different invoices"),
     ("body_names_another_invoice", 1, {}, UnexpectedInvoiceError,
