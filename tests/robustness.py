@@ -6,8 +6,9 @@ A test records a row with the ``robustness`` fixture::
 
 At the end of the run the rows, each with its test's outcome, are printed, written to
 ``build/robustness.md`` and ``build/robustness.json``, and, with ``--write-robustness``,
-written into README.md between ``<!-- robustness table -->`` and ``<!-- end of robustness
-table -->`` (only by a run with a row in every area, every test behind them passed).
+written to ``docs/robustness-table.md``, which the documentation site's Robustness page
+shows (only by a run with a row in every area, every test behind them passed: the docs
+build cannot run the suite, so the page shows the last such run).
 
 ``ALSATS_SOAK=1`` is the soak mode: the same tests, run longer (``soak(normal, longer)``).
 """
@@ -23,11 +24,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-README = REPO / "README.md"
 OUTPUT = REPO / "build"
-START, END = "<!-- robustness table -->", "<!-- end of robustness table -->"
+PAGE = REPO / "docs" / "robustness-table.md"  # committed; docs/robustness.md shows it
 AREAS = ("Crashes", "Faults", "Bad input", "Abuse", "Load")
 SOAK = os.environ.get("ALSATS_SOAK", "") not in ("", "0")
+PAGE_NOTE = ("<!-- written by `bash scripts/test.sh --write-robustness` from a run of the whole "
+             "suite: do not edit -->\n\n")
 
 
 def soak(normal: int, longer: int) -> int:
@@ -72,19 +74,21 @@ class Recorder:
         for row in self.rows:
             row.outcome = self.outcomes.get(row.test, row.outcome)
 
-    def write(self, readme: bool) -> Path:
-        OUTPUT.mkdir(exist_ok=True)
+    def write(self, to_page: bool, output: Path = OUTPUT, page: Path = PAGE) -> Path:
+        """Write the table to ``output``, and to the docs' ``page`` if asked and allowed;
+        returns where the table was written last."""
+        output.mkdir(parents=True, exist_ok=True)
         table = self.table()
-        (OUTPUT / "robustness.md").write_text(table)
-        (OUTPUT / "robustness.json").write_text(json.dumps(
+        (output / "robustness.md").write_text(table)
+        (output / "robustness.json").write_text(json.dumps(
             {"soak": SOAK, "rows": [asdict(r) for r in self.rows]}, indent=2) + "\n")
-        if readme and not self.why_not_written():
-            README.write_text(replaced(README.read_text(), table))
-            return README
-        return OUTPUT / "robustness.md"
+        if to_page and not self.why_not_written():
+            page.write_text(PAGE_NOTE + table)
+            return page
+        return output / "robustness.md"
 
     def why_not_written(self) -> str:
-        """Why this run's table may not go into the README ("" if it may)."""
+        """Why this run's table may not go into the docs ("" if it may)."""
         self._note_outcomes()
         failed = [r.test for r in self.rows if r.outcome != "passed"]
         if failed:
@@ -93,14 +97,6 @@ class Recorder:
         if missing:
             return f"the run has no row for {', '.join(missing)} (run the whole suite)"
         return ""
-
-
-def replaced(text: str, table: str) -> str:
-    """``text`` with the block between the markers replaced by ``table``."""
-    start, end = text.find(START), text.find(END)
-    if start < 0 or end < start:
-        raise ValueError(f"README.md has no {START} ... {END} block")
-    return text[:start] + f"{START}\n\n{table}\n" + text[end:]
 
 
 @dataclass
@@ -119,13 +115,13 @@ RECORDER = Recorder()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--write-robustness", action="store_true",
-                     help="write the robustness table into README.md (every row's test "
-                          "must pass)")
+                     help="write the robustness table to docs/robustness-table.md (a run "
+                          "of the whole suite, every row's test passed)")
 
 
 @pytest.fixture
 def robustness(request: pytest.FixtureRequest) -> RowRecorder:
-    """Record a row of the README's robustness table."""
+    """Record a row of the robustness table."""
     return RECORDER.for_test(request.node.nodeid)
 
 
@@ -143,5 +139,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     terminalreporter.section("robustness")
     terminalreporter.write(RECORDER.table())
     terminalreporter.write_line(f"(written to {path.relative_to(REPO)})")
-    if config.getoption("--write-robustness") and path != README:
-        terminalreporter.write_line(f"README.md is left as it was: {RECORDER.why_not_written()}")
+    if config.getoption("--write-robustness") and path != PAGE:
+        terminalreporter.write_line(f"{PAGE.relative_to(REPO)} is left as it was: "
+                                    f"{RECORDER.why_not_written()}")

@@ -1,10 +1,10 @@
-"""The robustness table: what goes into the README, and when it may not."""
+"""The robustness table: what goes into the docs' page, and when it may not."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.robustness import AREAS, END, README, START, Recorder, replaced
+from tests.robustness import AREAS, PAGE, PAGE_NOTE, Recorder
 
 
 def recorder_with(outcome: str = "passed", areas=AREAS) -> Recorder:
@@ -15,9 +15,12 @@ def recorder_with(outcome: str = "passed", areas=AREAS) -> Recorder:
     return recorder
 
 
-def test_the_readme_has_the_block_the_table_goes_in() -> None:
-    text = README.read_text()
-    assert text.index(START) < text.index(END)
+def test_the_committed_page_is_a_whole_green_runs_table() -> None:
+    text = PAGE.read_text()
+    assert text.startswith(PAGE_NOTE)
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ")][1:]
+    assert {cells[0].lstrip("| ") for cells in rows} == set(AREAS)
+    assert not [cells for cells in rows if "**" in cells[-1]], "a test behind a row failed"
 
 
 def test_the_table_lists_the_areas_in_order_with_each_tests_outcome() -> None:
@@ -28,16 +31,26 @@ def test_the_table_lists_the_areas_in_order_with_each_tests_outcome() -> None:
     assert lines[-1].endswith("`test_0 **failed**` |")  # Load was recorded first
 
 
-def test_only_a_whole_green_run_may_write_the_readme() -> None:
+def test_only_a_whole_green_run_may_write_the_page() -> None:
     assert recorder_with().why_not_written() == ""
     assert "did not pass" in recorder_with("failed").why_not_written()
     assert "no row for Load" in recorder_with(areas=AREAS[:-1]).why_not_written()
 
 
-def test_the_block_is_replaced_and_a_text_without_it_refused() -> None:
-    assert replaced(f"a\n{START}\nold\n{END}\nb\n", "NEW\n") == f"a\n{START}\n\nNEW\n\n{END}\nb\n"
-    with pytest.raises(ValueError, match="robustness table"):
-        replaced("no block here\n", "NEW\n")
+def test_a_green_run_writes_the_page_and_any_run_the_build_folder(tmp_path) -> None:
+    page, output = tmp_path / "robustness-table.md", tmp_path / "build"
+    green = recorder_with()
+    assert green.write(True, output, page) == page
+    assert page.read_text() == PAGE_NOTE + green.table()
+    assert (output / "robustness.md").read_text() == green.table()
+
+    page.write_text("the last green run's table\n")
+    red = recorder_with("failed")
+    assert red.write(True, output, page) == output / "robustness.md"
+    assert page.read_text() == "the last green run's table\n"
+    assert "**failed**" in (output / "robustness.md").read_text()
+    assert green.write(False, output, page) == output / "robustness.md"  # not asked
+    assert page.read_text() == "the last green run's table\n"
 
 
 def test_a_row_must_name_a_known_area() -> None:
