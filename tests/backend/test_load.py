@@ -28,7 +28,7 @@ the server's credits.sqlite (read only) has one credential per payment, each use
 one credit per label, each Idempotency-Key charged once; GET /session has every label;
 the server logged nothing above info.
 Throughput and the latency of a paid iteration (first POST /teach to the 200) are reported
-in the README's robustness table, never asserted.
+in the robustness table (`docs/robustness-table.md`), never asserted.
 """
 
 from __future__ import annotations
