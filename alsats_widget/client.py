@@ -11,6 +11,8 @@ from __future__ import annotations
 import io
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ import bolt11
 import numpy as np
 import requests
 
+from backend.config import Limits
 from backend.l402 import MalformedHeaderError, format_authorization, parse_challenge
 from backend.lightning import (
     LightningError,
@@ -50,6 +53,11 @@ class OverBudgetError(AlsatsError):
 
 class UnexpectedInvoiceError(AlsatsError):
     """The server asked for a payment the client did not expect: nothing was paid."""
+
+
+class InputError(AlsatsError, ValueError):
+    """Input the server would refuse (the server's own rules), found before anything was
+    sent or paid; retrying cannot help, correcting the input does."""
 
 
 class PaymentFailedError(AlsatsError):
@@ -127,7 +135,7 @@ class AlsatsClient:
         """Start a session (settings from the constructor) and buy its first credits."""
         if self.session_id is not None:
             raise AlsatsError("this client already has a session; call buy() for more")
-        return self._buy(iterations or self.block_size, {**self.settings})
+        return self._buy(iterations or self.block_size, check_settings(self.settings))
 
     def buy(self, iterations: int | None = None) -> dict:
         """Buy more credits for this session now (they are bought as needed anyway)."""
@@ -142,12 +150,12 @@ class AlsatsClient:
         return self._call("POST", "/label", json={"x": _listed(x)})
 
     def upload_pool(self, pool: np.ndarray) -> dict:
-        return self._call("PUT", "/pool", data=_npy(pool), cost=0,
+        return self._call("PUT", "/pool", data=_npy(check_pool(pool)), cost=0,
                           headers={"Content-Type": "application/octet-stream"})
 
     def upload_holdout(self, x: np.ndarray) -> dict:
         """Held-out samples (unlabeled: their labels stay here) for a free accuracy curve."""
-        return self._call("PUT", "/holdout", data=_npy(x), cost=0,
+        return self._call("PUT", "/holdout", data=_npy(check_pool(x, "holdout")), cost=0,
                           headers={"Content-Type": "application/octet-stream"})
 
     def holdout_predictions(self) -> dict:
@@ -162,13 +170,20 @@ class AlsatsClient:
         return self._call("POST", "/query", json=body, cost=0)
 
     def teach(self, index: int, label: Any) -> dict:
+        label = self._checked_labels([label])[0]
         return self._call("POST", "/teach", json={"index": int(index), "label": label},
                           relearn=True)
 
     def teach_many(self, indices: list[int], labels: list[Any]) -> dict:
         return self._call("POST", "/teach", json={"indices": [int(i) for i in indices],
-                                                  "labels": list(labels)},
+                                                  "labels": self._checked_labels(labels)},
                           cost=len(indices), relearn=True)
+
+    def _checked_labels(self, labels: Sequence[Any]) -> list:
+        """The labels as the session's classes, checked before a credit is bought for
+        them; as given when the classes are the server's default (it checks them)."""
+        classes = self.settings.get("classes")
+        return list(labels) if classes is None else check_labels(labels, classes)
 
     def undo(self, index: int) -> dict:
         return self._call("POST", "/undo", json={"index": int(index)}, cost=0)
@@ -214,7 +229,7 @@ class AlsatsClient:
 
     def _pay(self, response: requests.Response, most_iterations: int) -> dict:
         """Check a 402 challenge against what we expect, pay it, keep the credential."""
-        try:
+        try:  # several WWW-Authenticate lines come joined by ", ": one list of challenges
             macaroon, invoice = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         except MalformedHeaderError as exc:
             raise UnexpectedInvoiceError(
@@ -408,3 +423,51 @@ def _decode(invoice: str):
         return bolt11.decode(invoice)
     except Exception as exc:  # noqa: BLE001 - bolt11 raises many types
         raise UnexpectedInvoiceError(f"the invoice does not decode: {exc}") from None
+
+
+# -- input checks: the server's own rules, run before anything is sent or paid -----------
+
+def check_settings(settings: dict) -> dict:
+    """A session's settings as POST /pay/initialize takes them (classes as plain ints or
+    strings), or an InputError naming what is wrong. Fields it does not know are left to
+    the server: a newer one may take more."""
+    with _server_rules():
+        from backend.learners.validation import check_classes
+        from backend.sessions import check_settings as rules
+
+        rules(settings)
+        if "classes" not in settings:
+            return dict(settings)
+        return {**settings, "classes": check_classes(settings["classes"])}
+
+
+def check_pool(samples: Any, name: str = "pool") -> np.ndarray:
+    """Samples as PUT /pool (or /holdout) takes them: a fresh (n, d) array of pixels or
+    float32, finite, within the server's default size limits; else an InputError."""
+    with _server_rules():
+        from backend.learners.validation import check_pool as rules
+
+        return rules(samples, Limits().max_pool_samples, name=name)
+
+
+def check_labels(labels: Sequence[Any], classes: Sequence[Any]) -> list:
+    """Each label as the class it is (a NumPy 3 becomes 3), or an InputError for one
+    that is not among ``classes``."""
+    with _server_rules():
+        from backend.learners.validation import check_classes
+        from backend.learners.validation import check_labels as rules
+
+        known = check_classes(classes)
+        return [known[code] for code in rules(labels, known, len(labels))]
+
+
+@contextmanager
+def _server_rules() -> Iterator[None]:
+    """The backend's checks, imported on first use (they bring scikit-learn, a slow import
+    that the client needs for nothing else); their refusal becomes an InputError."""
+    from backend.learners import LearnerError
+
+    try:
+        yield
+    except LearnerError as exc:
+        raise InputError(f"{exc} (nothing was sent or paid)") from None

@@ -6,7 +6,8 @@ server ranked earlier; the server calls (teach, undo, query, paying as they go) 
 one worker thread, in order. After each call that changed the model it asks for a fresh
 ranking, which replaces the queue, before it sends more. Anything that goes wrong in the
 worker stops it with a ``Problem`` the widget shows; the labels stay in the file and in
-the outbox, and ``retry()`` carries on where it stopped.
+the outbox, and ``retry()`` carries on where it stopped. A refusal no retry can fix (input
+the server refuses) says what to correct instead.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from backend.lightning import LightningError
 
 from .client import (
     AlsatsClient,
+    InputError,
     OverBudgetError,
     PaymentFailedError,
     ServerError,
@@ -32,6 +34,7 @@ from .client import (
 from .labelfile import GivenLabel, LabelFile
 
 SESSION_LOST = (409, 410)  # the learner is gone (the server restarted), or the session
+WORTH_RETRYING = (402, 408, 429, *SESSION_LOST)  # the 4xx answers that may pass on a retry
 
 
 @dataclass(frozen=True)
@@ -42,14 +45,17 @@ class Candidate:
     predicted: Any = None  # None while the model knows nothing (a diverse pick)
     uncertainty: float | None = None
     model_version: int = 0
+    top_classes: tuple[tuple[Any, float], ...] | None = None  # (class, probability), two
 
 
 @dataclass(frozen=True)
 class Problem:
-    """Why the worker stopped; ``kind`` is budget, payment, refused, server or error."""
+    """Why the worker stopped; ``kind`` is budget, payment, refused, input, server or
+    error. ``retry``: whether Retry may help (not for input the server refuses)."""
 
     kind: str
     message: str
+    retry: bool = True
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,7 @@ class Labeler:
         self.skipped: set[int] = set(replay.skipped)
         self.holdout_accuracy: list[tuple[int, int, float]] = []  # (labels, msat, accuracy)
         self.current: Candidate | None = None
+        self._labeled: dict[int, Candidate] = {}  # as shown when labeled here, for undo
         self._queue: list[Candidate] = []
         self._outbox: deque[tuple[str, int, Any]] = deque()  # ("teach"|"undo", index, label)
         self._in_flight: list[tuple[str, int, Any]] = []
@@ -125,6 +132,7 @@ class Labeler:
             given = GivenLabel(shown.index, label, shown.predicted, shown.uncertainty)
             self.file.label(given)  # on disk before anything else happens to it
             self.given.append(given)
+            self._labeled[shown.index] = shown
             self._outbox.append(("teach", shown.index, label))
             self._advance()
         self._on_change(False)
@@ -155,7 +163,8 @@ class Labeler:
                 self._outbox.append(("undo", given.index, None))
             if self.current is not None:
                 self._queue.insert(0, self.current)
-            self.current = Candidate(given.index, given.predicted, given.uncertainty)
+            self.current = self._labeled.pop(given.index, None) or Candidate(
+                given.index, given.predicted, given.uncertainty)  # one from the file
             self._stale = True
             self._cond.notify_all()
         self._on_change(False)
@@ -363,8 +372,8 @@ class Labeler:
             taken = self.skipped | {g.index for g in self.given}
             if self.current is not None:
                 taken.add(self.current.index)
-            self._queue = [Candidate(s["index"], s["predicted"], s["uncertainty"], version)
-                           for s in result["samples"] if s["index"] not in taken]
+            self._queue = [_candidate(s, version) for s in result["samples"]
+                           if s["index"] not in taken]
             self._model_version = max(self._model_version, result.get("labels_version", version))
             if self.current is None:
                 self.current = self._queue.pop(0) if self._queue else None
@@ -411,9 +420,18 @@ class Labeler:
             self._cond.notify_all()
 
 
+def _candidate(sample: dict, model_version: int) -> Candidate:
+    """A sample of a query's answer (an older server sends no top_classes: the guess alone)."""
+    top = sample.get("top_classes")
+    return Candidate(sample["index"], sample["predicted"], sample["uncertainty"], model_version,
+                     None if top is None else tuple((t["label"], t["probability"]) for t in top))
+
+
 def describe(exc: Exception, label_file: Any) -> Problem:
     """What went wrong, in words for the person at the widget."""
     saved = f"Your labels are safe in {label_file}."
+    fix = ("Retrying cannot fix this: correct it, then run the cells that make the client "
+           f"and the widget again. {saved}")
     if isinstance(exc, OverBudgetError):
         return Problem("budget", f"Budget reached: {exc}. {saved} Raise the client's "
                        "budget_msat (or max_payment_msat) and press Retry.")
@@ -425,6 +443,12 @@ def describe(exc: Exception, label_file: Any) -> Problem:
                        f"{saved} Press Retry.")
     if isinstance(exc, UnexpectedInvoiceError):
         return Problem("refused", f"Refused to pay the server: {exc}. {saved}")
+    if isinstance(exc, InputError):
+        return Problem("input", f"Bad input: {exc}. {fix}", retry=False)
+    if isinstance(exc, ServerError) and 400 <= exc.status < 500 \
+            and exc.status not in WORTH_RETRYING:
+        return Problem("input", f"The server refused it ({exc.status}): {exc.message}. "
+                       f"{fix}", retry=False)
     if isinstance(exc, ServerError):
         where = "cannot be reached" if exc.status == 0 else f"answered {exc.status}"
         return Problem("server", f"The server {where}: {exc.message}. {saved} "
@@ -432,4 +456,3 @@ def describe(exc: Exception, label_file: Any) -> Problem:
     if isinstance(exc, requests.RequestException | LightningError):
         return Problem("server", f"{type(exc).__name__}: {exc}. {saved} Press Retry.")
     return Problem("error", f"Unexpected {type(exc).__name__}: {exc}. {saved} Press Retry.")
-

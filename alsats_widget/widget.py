@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from ipyevents import Event
 
-from .client import AlsatsClient
+from .client import AlsatsClient, check_pool, check_settings
 from .display import X_AXES, accuracy_png, sample_png, sample_shape
 from .labeler import Candidate, Labeler, Status
 from .labelfile import LabelFile
@@ -32,7 +32,14 @@ DEFAULT_CLASSES = list(range(10))
 PLOT_EVERY_SECONDS = 0.3  # the plot redraws at most this often while labels stream in
 CLICKS_SHOWN_PER_SECOND, CLICK_BURST = 20, 3  # faster clicks are shown together
 WAITING = "alsats-waiting"  # the answer buttons' class while there is no sample to label
-WAITING_CSS = f".{WAITING} {{opacity: 0.4; pointer-events: none}}"
+CAPTION_WIDTH, CAPTION_LINES = 300, 2  # px at least (wider under a wider sample), lines
+CSS = (f".{WAITING} {{opacity: 0.4; pointer-events: none}} "
+       # the caption wraps within its fixed box, so the plot beside it never moves
+       ".alsats-guess .widget-html-content {white-space: normal; line-height: 1.4em; "
+       "overflow: hidden}")
+GUESS_TOOLTIP = ("The model's two likeliest classes for this sample, with the probability "
+                 "it gives each. It asks about the samples it is least sure of, so a close "
+                 "call is what to expect: your label there teaches it the most.")
 SKIP_KEYS, UNDO_KEYS = ("s", "S"), ("Backspace",)
 _WRITERS: dict[Path, weakref.ref] = {}  # label file -> the widget of this kernel writing it
 
@@ -43,7 +50,9 @@ class LabelingWidget(widgets.VBox):
     A ``label_file`` that exists is resumed: its labels are taught to the server in one
     call and the counters continue. ``holdout=(X, y)`` adds held-out accuracy to the plot
     (the server sees X, never y). ``target_labels`` sets the progress bar's goal (else it
-    shows the budget used). ``window``: guesses in the rolling accuracy.
+    shows the budget used). ``window``: guesses in the rolling accuracy. Input the server
+    would refuse (the pool, the held-out set, the classes) is a ValueError here, before
+    anything is paid.
     """
 
     def __init__(self, client: AlsatsClient, X_pool: Any, *,
@@ -53,14 +62,13 @@ class LabelingWidget(widgets.VBox):
                  window: int = 100, scale: int = 8, prefetch: int = 8,
                  image_shape: tuple[int, int] | None = None) -> None:
         pool = np.asarray(X_pool)
-        if pool.ndim < 2 or len(pool) == 0:
-            raise ValueError(f"X_pool must hold samples along its first axis, got {pool.shape}")
+        check_pool(pool, "X_pool")  # the server's own rules: refused here, not once paid
         for name, value in (("window", window), ("scale", scale), ("prefetch", prefetch),
                             ("target_labels", target_labels or 1)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
-        _check_holdout(holdout, pool)
         self._classes = _session_classes(client, classes)
+        _check_holdout(holdout, pool, self._classes)
         self._shape = sample_shape(pool, image_shape)
         self._scale = scale
         self._window = window
@@ -95,13 +103,15 @@ class LabelingWidget(widgets.VBox):
 
     def _build(self) -> None:
         height, width = self._shape
-        self._title = widgets.HTML(f"<style>{WAITING_CSS}</style><b>alsats</b>: label the "
+        self._title = widgets.HTML(f"<style>{CSS}</style><b>alsats</b>: label the "
                                    "sample the model is least sure about. Hover here and "
                                    "type: a class's key labels, <kbd>s</kbd> skips, "
                                    "<kbd>Backspace</kbd> undoes.")
         self._image = widgets.Image(format="png", width=width * self._scale,
                                     height=height * self._scale)
-        self._guess = widgets.HTML()
+        self._guess = widgets.HTML(layout=widgets.Layout(
+            width=f"{max(CAPTION_WIDTH, width * self._scale)}px",
+            height=f"{1.4 * CAPTION_LINES}em"))
         self._class_buttons = [self._button(label) for label in self._classes]
         self._skip = widgets.Button(description="Skip", tooltip="key: s", icon="forward")
         self._undo = widgets.Button(description="Undo", tooltip="key: Backspace", icon="undo")
@@ -242,12 +252,8 @@ class LabelingWidget(widgets.VBox):
             self._image.value = sample_png(self._pool[current.index], self._shape,
                                            self._scale)
             self._shown = current.index
-        if current.predicted is None:
-            guess = "No model yet: a spread of samples to start from."
-        else:
-            guess = (f"Model's guess: <b>{current.predicted}</b> · uncertainty "
-                     f"{current.uncertainty:.2f}")
-        self._guess.value = f"Sample #{current.index}. {guess}"
+        self._guess.value = f"Sample #{current.index}. {_guess_html(current)}"
+        self._guess.tooltip = GUESS_TOOLTIP if current.top_classes else None
 
     def _show_progress(self, status: Status) -> None:
         with self._progress.hold_sync():  # one message for the three traits
@@ -272,7 +278,7 @@ class LabelingWidget(widgets.VBox):
         else:
             text = html.escape(problem.message)
             self._message.value = f"<span style='color:#b00020'>⚠ {text}</span>"
-        self._retry.layout.display = None if problem is not None else "none"
+        self._retry.layout.display = None if problem is not None and problem.retry else "none"
 
     def _draw_plot(self, force: bool = False) -> None:
         """Redraw when the data changed, at most every PLOT_EVERY_SECONDS unless forced;
@@ -370,7 +376,8 @@ def class_keys(classes: Sequence[Any]) -> dict[str, Any]:
     return {str(i + 1): c for i, c in enumerate(classes[:9])}
 
 
-def _check_holdout(holdout: tuple[Any, Any] | None, pool: np.ndarray) -> None:
+def _check_holdout(holdout: tuple[Any, Any] | None, pool: np.ndarray,
+                   classes: list) -> None:
     if holdout is None:
         return
     if not isinstance(holdout, tuple | list) or len(holdout) != 2:
@@ -381,6 +388,10 @@ def _check_holdout(holdout: tuple[Any, Any] | None, pool: np.ndarray) -> None:
                          f"{pool.shape[1:]}")
     if len(x) != len(y):
         raise ValueError(f"holdout has {len(x)} samples but {len(y)} labels")
+    check_pool(x, "holdout")
+    unknown = [label.item() for label in np.unique(y) if label not in classes]
+    if unknown:  # never sent, but every guess for them would count as wrong
+        raise ValueError(f"holdout labels {unknown[:5]} are not among the classes {classes}")
 
 
 def _session_classes(client: AlsatsClient, classes: Sequence[Any] | None) -> list:
@@ -392,9 +403,10 @@ def _session_classes(client: AlsatsClient, classes: Sequence[Any] | None) -> lis
     if classes is not None and known is not None and list(classes) != list(known):
         raise ValueError(f"classes {list(classes)} differ from the client's {list(known)}")
     chosen = list(classes if classes is not None else known or DEFAULT_CLASSES)
+    checked = check_settings({**settings, "mode": "pool", "classes": chosen})
     if client.session_id is None:
-        settings.update(mode="pool", classes=chosen)
-    return chosen
+        settings.update(checked)
+    return checked["classes"]  # plain ints or strings, as the server and the file keep them
 
 
 def _axis(points: list[tuple], x_axis: str) -> list[tuple[float, float]]:
@@ -402,6 +414,18 @@ def _axis(points: list[tuple], x_axis: str) -> list[tuple[float, float]]:
     if x_axis == "labels":
         return [(labels, accuracy) for labels, _, accuracy in points]
     return [(msat / 1000, accuracy) for _, msat, accuracy in points if msat is not None]
+
+
+def _guess_html(current: Candidate) -> str:
+    """The model's guess for the sample shown, with how likely it finds its two likeliest
+    classes (the uncertainty score says little: the samples shown all score near 1)."""
+    if current.predicted is None:
+        return "No model yet: a spread of samples to start from."
+    guess = f"Model's guess: <b>{html.escape(str(current.predicted))}</b>"
+    if not current.top_classes:
+        return guess  # shown again from the label file: the probabilities were not kept
+    (_, likeliest), (runner_up, its) = current.top_classes
+    return f"{guess} ({likeliest:.0%}) or {html.escape(str(runner_up))} ({its:.0%})"
 
 
 def _status_html(status: Status) -> str:

@@ -61,8 +61,9 @@ class PoolLearner(SessionLearner):
 
     Until two different classes are labeled the model knows nothing, and a query returns
     spread-out samples (k-means++ seeding, away from those already labeled) with
-    uncertainty 1.0 and predicted None. Afterwards it returns the unlabeled samples the
-    model is least sure of. Both are deterministic for a given random_state and labels.
+    uncertainty 1.0 and predicted and top_classes None. Afterwards it returns the
+    unlabeled samples the model is least sure of, each with the model's guess and its two
+    most likely classes. Both are deterministic for a given random_state and labels.
     """
 
     def __init__(
@@ -163,8 +164,9 @@ class PoolLearner(SessionLearner):
 
     def query(self, k: int = 1, exclude: Sequence[int] = ()) -> dict:
         """The k most uncertain unlabeled samples not in `exclude` (fewer near the end),
-        no two of them near-duplicates -> samples, model_version (of the model that
-        ranked them) and labels_version (the newest labels; the model may trail them).
+        no two of them near-duplicates -> samples (index, uncertainty, predicted,
+        top_classes), model_version (of the model that ranked them) and labels_version
+        (the newest labels; the model may trail them).
 
         `exclude` lists samples the human skipped, or labeled but has not taught yet.
         Before the model is fitted they count as covered, like labels: the spread moves
@@ -186,16 +188,17 @@ class PoolLearner(SessionLearner):
             picked = diverse_sampling(
                 self._pool, k, labeled=taken, random_state=self._random_state
             )
-            samples = [{"index": int(i), "uncertainty": 1.0, "predicted": None} for i in picked]
+            samples = [{"index": int(i), "uncertainty": 1.0, "predicted": None,
+                        "top_classes": None} for i in picked]
         else:
             answered = Answered(model.predict_proba(self._pool), model.classes_)
             scores = self._measure(answered, self._pool)
             scores[taken] = -np.inf
             picked = self._pick(scores, k, recent=np.union1d(excluded, unseen))
-            predicted = model.classes_[answered.proba[picked].argmax(axis=1)].tolist()
             samples = [
-                {"index": int(i), "uncertainty": float(scores[i]), "predicted": label}
-                for i, label in zip(picked, predicted, strict=True)
+                {"index": int(i), "uncertainty": float(scores[i]),
+                 **_guesses(answered.proba[i], model.classes_)}
+                for i in picked
             ]
         return {"samples": samples, "model_version": model_version, "labels_version": version}
 
@@ -351,3 +354,15 @@ class PoolLearner(SessionLearner):
     def n_labeled(self) -> int:
         with self._lock:
             return len(self._labels)
+
+
+def _guesses(proba: np.ndarray, classes: np.ndarray) -> dict:
+    """One sample's predicted class and its two most likely classes with their
+    probabilities, most likely first: they show a person how sure the model is, where
+    the score alone says little (the samples ranked first all score near 1)."""
+    top = np.argsort(-proba, kind="stable")[:2]  # ties: the first class, as argmax
+    return {
+        "predicted": classes[top[0]].item(),
+        "top_classes": [{"label": classes[c].item(), "probability": float(proba[c])}
+                        for c in top],
+    }

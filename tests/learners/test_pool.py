@@ -59,6 +59,24 @@ def test_after_fitting_queries_rank_by_uncertainty(small) -> None:
     assert learner.query(3)["samples"] == samples
 
 
+def test_each_pick_names_the_models_two_likeliest_classes(digits) -> None:
+    X, y = digits.X_train[:300], digits.y_train[:300]
+    learner = PoolLearner(X, DIGITS)  # the widget's: label spreading, margin sampling
+    assert all(s["top_classes"] is None for s in learner.query(4)["samples"])  # no model
+    taught(learner, y, range(12))
+    proba = learner._model.predict_proba(learner._pool)
+    for sample in learner.query(8)["samples"]:
+        first, second = sample["top_classes"]
+        assert first["label"] == sample["predicted"]
+        assert type(first["label"]) is int and first["label"] != second["label"]
+        row = proba[sample["index"]]
+        assert first["probability"] == row.max() == row[DIGITS.index(first["label"])]
+        assert second["probability"] == np.sort(row)[-2]
+        # the margin strategy's score is the gap between the two, turned around
+        assert sample["uncertainty"] == pytest.approx(
+            1 - (first["probability"] - second["probability"]))
+
+
 def test_taught_indices_never_come_back(small) -> None:
     X, y = small
     learner = PoolLearner(X, DIGITS, estimator=FAST)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import requests
 from sklearn.datasets import load_digits
@@ -20,6 +22,7 @@ from alsats_widget import (
     UnexpectedInvoiceError,
     local_stack,
 )
+from alsats_widget.client import InputError
 
 PRICE = 7
 
@@ -155,9 +158,12 @@ def test_never_pays_an_unexpected_invoice(stack, monkeypatch):
 
 
 @pytest.mark.parametrize(("doctor", "match"), [
-    (lambda value: value + ', version="0"', "no valid L402 challenge"),
+    (lambda value: value + ', version="0"', "'version' appears twice"),
+    (lambda value: value.replace('version="0"', 'version="1"'), "unknown L402 version '1'"),
     (lambda value: value.replace('macaroon="', 'macaroon="*'), "not base64"),
-    (lambda value: value.rsplit('invoice="', 1)[0] + 'invoice="lnbcrt1other"', "two different"),
+    (lambda value: re.sub(r'token="[^"]+"', 'token="AgE="', value), "token and macaroon differ"),
+    (lambda value: re.sub(r'invoice="\w+", ', "", value), "has no invoice"),
+    (lambda value: re.sub(r'invoice="\w+"', 'invoice="lnbcrt1other"', value), "two different"),
 ])
 def test_never_pays_a_malformed_challenge(stack, monkeypatch, doctor, match):
     bob = stack.wallet("bob")
@@ -239,3 +245,30 @@ def test_the_public_api_is_pinned():
         "UnexpectedInvoiceError", "combined_mnist", "load_mnist", "local_stack",
         "pool_and_holdout"]
     assert all(hasattr(alsats_widget, name) for name in alsats_widget.__all__)
+
+
+def test_input_the_server_would_refuse_is_refused_before_anything_is_bought(stack):
+    bob = stack.wallet("bob")
+    before = bob.balance_msat()
+    with stack.client("bob", mode="pool", classes=[0, 1]) as client:
+        with pytest.raises(InputError, match="pool contains NaN or infinity at row 1"):
+            client.upload_pool([[0.0, 1.0], [np.nan, 0.0]])
+        with pytest.raises(InputError, match="holdout must be a 2-D array of numbers"):
+            client.upload_holdout("digits.npy")
+        with pytest.raises(InputError, match="label 7 at position 0 is not one of the "
+                                             r"session's classes \[0, 1\]"):
+            client.teach(0, 7)
+        with pytest.raises(InputError, match="label 'a' at position 1"):
+            client.teach_many([0, 1], [1, "a"])
+        assert client.session_id is None and client.spending.total_msat == 0
+    with stack.client("bob", mode="pool", strategy="qbc") as client, pytest.raises(
+            InputError, match="unknown strategy 'qbc': expected one of"):
+        client.initialize()
+    assert bob.balance_msat() == before
+
+
+def test_numpy_values_are_sent_as_the_plain_labels_they_are(stack):
+    with stack.client("bob", mode="pool", classes=np.arange(3)) as client:
+        client.upload_pool(np.eye(3))
+        assert client.teach(1, np.int64(2))["label"] == 2
+        assert client.teach_many(np.array([0]), np.array([1]))["n_labeled"] == 2

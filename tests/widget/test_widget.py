@@ -18,6 +18,7 @@ from PIL import Image
 
 from alsats_widget import LabelingWidget
 from alsats_widget.labelfile import LabelFile, LabelFileError
+from alsats_widget.widget import GUESS_TOOLTIP
 from tests.digits import digit_pool
 
 PRICE = 3  # msat per iteration
@@ -252,6 +253,7 @@ def test_a_server_that_is_down_is_a_message_then_it_recovers(make_widget, stack)
     assert "alsats-waiting" in settled(widget)._answers._dom_classes  # nothing to label
     assert widget._skip.disabled
 
+    assert widget._retry.layout.display is None  # a server that is down may come back
     client.base_url = url
     widget._retry.click()
     assert shown(widget) is not None and widget.labeler.problem is None
@@ -329,6 +331,81 @@ def test_bad_input_is_refused_before_anything_is_paid(stack, digits, tmp_path):
     with pytest.raises(LabelFileError, match="another pool"):
         LabelingWidget(stack.client("bob"), digits[0], label_file=other)
     assert bob.balance_msat() == before
+
+
+def test_input_the_server_would_refuse_is_refused_before_anything_is_paid(stack, digits,
+                                                                         tmp_path):
+    bob = stack.wallet("bob")
+    before = bob.balance_msat()
+    client = stack.client("bob")
+    pool, held_out = digits[0].astype(float), digits[2][:5].astype(float)
+    pool[3, 2, 2] = held_out[1, 0, 0] = np.nan
+    refused = [
+        ({"X_pool": pool}, "X_pool contains NaN or infinity at row 3"),
+        ({"X_pool": np.zeros((5, 2, 8, 8))}, r"X_pool must be an array of shape \(n, d\) or"),
+        ({"X_pool": np.full((5, 64), "7")}, "X_pool must be a 2-D array of numbers: got strings"),
+        ({"X_pool": np.zeros((100_001, 1))}, "X_pool has 100001 samples, at most 100000"),
+        ({"classes": [0.5, 1.5]}, "classes must be all ints or all strings"),
+        ({"holdout": (held_out, digits[3][:5])}, "holdout contains NaN or infinity at row 1"),
+        ({"holdout": (digits[2][:5], [0, 1, 2, 3, 11])},
+         r"holdout labels \[11\] are not among the classes"),
+    ]
+    for number, (arguments, match) in enumerate(refused):
+        arguments = {"X_pool": digits[0], **arguments}
+        with pytest.raises(ValueError, match=match):
+            LabelingWidget(client, label_file=tmp_path / f"{number}.jsonl", **arguments)
+    assert not any(tmp_path.iterdir())  # refused before a label file was made
+    assert client.session_id is None and client.spending.total_msat == 0
+    assert bob.balance_msat() == before
+
+
+def test_a_refusal_no_retry_can_fix_says_what_to_correct_and_offers_no_retry(make_widget,
+                                                                            stack):
+    bob = stack.wallet("bob")
+    before = bob.balance_msat()
+    client = stack.client("bob", stratgy="margin")  # a typo: only the server knows its fields
+    widget = make_widget(client=client)
+    assert shown(widget) is None
+    problem = widget.labeler.problem
+    assert problem.kind == "input" and not problem.retry
+    message = settled(widget)._message.value
+    assert "The server refused it (400): unknown field(s) [&#x27;stratgy&#x27;]" in message
+    assert "Retrying cannot fix this: correct it, then run the cells that make the client " \
+        "and the widget again" in message and "Retry." not in message
+    assert widget._retry.layout.display == "none"
+    assert client.session_id is None and client.spending.total_msat == 0  # 0 msat
+    assert bob.balance_msat() == before
+
+
+def test_numpy_classes_are_taken_as_the_plain_values_they_are(make_widget, digits):
+    widget = make_widget(classes=np.arange(10))  # as np.unique(y) gives them
+    assert widget.labeler.classes == list(range(10))
+    assert all(type(c) is int for c in widget.labeler.classes)
+    widget._class_buttons[digits[1][shown(widget).index]].click()
+    widget.labeler.wait_idle(60)
+    assert widget.labeler.problem is None and server_labels(widget) == 1
+
+
+def test_the_caption_says_no_model_yet_then_how_likely_the_guess_is(make_widget, digits):
+    widget = make_widget()
+    first = shown(widget)
+    assert first.predicted is None and first.top_classes is None  # a spread, no model
+    assert widget._guess.value == f"Sample #{first.index}. No model yet: a spread of " \
+        "samples to start from."
+    assert widget._guess.tooltip is None
+    widget.simulate(digits[1], 15)
+    ranked = [shown(widget), *widget.labeler._queue]
+    assert all(c.top_classes is not None for c in ranked)  # ranked by a fitted model
+    for candidate in ranked:
+        (label, p), (runner_up, q) = candidate.top_classes
+        assert label == candidate.predicted != runner_up and 1 >= p >= q >= 0 and p + q <= 1
+        # the margin strategy ranks by 1 - (p - q): that is the uncertainty it reports
+        assert candidate.uncertainty == pytest.approx(1 - (p - q))
+    assert len({c.top_classes[0][1] for c in ranked}) > 1  # it varies from sample to sample
+    (label, p), (runner_up, q) = ranked[0].top_classes
+    assert widget._guess.value == (f"Sample #{ranked[0].index}. Model's guess: <b>{label}</b> "
+                                   f"({p:.0%}) or {runner_up} ({q:.0%})")
+    assert widget._guess.tooltip == GUESS_TOOLTIP
 
 
 def test_rankings_and_sends_take_turns_so_a_quick_person_never_runs_dry(make_widget, digits):
