@@ -13,6 +13,8 @@ import contextlib
 import time
 from dataclasses import replace
 
+import pytest
+
 from backend.app import sweep
 from backend.config import Config
 from backend.keys import LEDGER, SESSIONS
@@ -70,6 +72,7 @@ async def swept(backend: Backend, expected: dict[str, int], timeout: float = 60)
     assert ledger_rows(backend) == expected
 
 
+@pytest.mark.slow
 async def test_unpaid_challenges_are_forgotten_and_paid_ones_kept(config, clock, robustness):
     unlimited = {"challenges_per_minute": 0, "max_open_challenges": UNPAID}
     async with running(config, clock, **unlimited) as (backend, buyer):

@@ -42,7 +42,8 @@ async def start_simnet(network_file: Path, data_dir: Path, clock) -> Simnet:
     return simnet
 
 
-@pytest.mark.parametrize("outage", [0, 15])  # gRPC's reconnect backoff grows with it
+@pytest.mark.parametrize("outage", [0, pytest.param(15, marks=pytest.mark.slow)])  # gRPC's
+# reconnect backoff grows with the outage; 15 s of it is for the whole suite only
 async def test_a_node_that_is_gone_gives_503s_charges_nothing_and_comes_back(
         config, network_file: Path, data_dir: Path, clock, robustness, outage) -> None:
     # The backend speaks to a simnet it does not run, as it would to a real LND node.

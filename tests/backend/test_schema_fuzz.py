@@ -130,6 +130,7 @@ def fuzz(operation, schema, credentials: Credentials, url: str, http: requests.S
             raise
 
 
+@pytest.mark.slow
 def test_every_operation_answers_as_documented(stack, credentials, robustness) -> None:
     schema = api_schema(stack.url, credentials)
     operations = [result.ok() for result in schema.get_all_operations()]
