@@ -32,7 +32,6 @@ from .credits import CreditError, CreditLedger, CreditsExhausted, UnknownCredent
 from .errors import json_error
 from .lightning import InvoiceNotFoundError, LightningError, LightningNode
 
-SCHEMES = ("L402", "LSAT")
 MAX_REMEMBERED_ANSWERS = 10_000  # answers kept for Idempotency-Key retries, newest last
 MAX_REMEMBERED_BYTES = 64 * 1024  # a bigger answer (a model) is made again on a retry
 IDEMPOTENCY_KEY = re.compile(r"[ -~]{1,255}")  # as the OpenAPI document says
@@ -168,7 +167,7 @@ class Paywall:
     def credential(self, request: web.Request) -> l402.Grant | None:
         """The request's verified grant, None without an L402 credential; 401 if bad."""
         header = request.headers.get("Authorization", "")
-        if header.split(" ", 1)[0].upper() not in SCHEMES:
+        if header.split(" ", 1)[0].upper() not in l402.SCHEMES:
             return None
         try:
             grant = l402.verify(self._root_key, l402.parse_authorization(header),
