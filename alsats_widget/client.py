@@ -20,7 +20,7 @@ import bolt11
 import numpy as np
 import requests
 
-from backend.config import Limits
+from backend.config import DEFAULT_POOL_RULES
 from backend.l402 import MalformedHeaderError, format_authorization, parse_challenge
 from backend.lightning import (
     LightningError,
@@ -29,6 +29,7 @@ from backend.lightning import (
     PaymentInFlightError,
 )
 
+from .pool_check import PoolInputError, prepared_pool
 from .wallet import LightningWallet
 
 MAX_PAYMENTS_PER_CALL = 3  # a call pays at most this many challenges before giving up
@@ -149,14 +150,24 @@ class AlsatsClient:
     def label(self, x: Any) -> dict:
         return self._call("POST", "/label", json={"x": _listed(x)})
 
-    def upload_pool(self, pool: np.ndarray) -> dict:
-        return self._call("PUT", "/pool", data=_npy(check_pool(pool)), cost=0,
+    def check_pool(self, samples: Any, name: str = "pool") -> np.ndarray:
+        """``samples`` as the server takes a pool (its rules from /info: shapes, dtypes,
+        sizes), made dense and numeric where that is all they lack; else an InputError
+        that names the fix. Nothing is sent or paid either way."""
+        rules = self.info().get("pool") or DEFAULT_POOL_RULES.published()  # an older server
+        try:
+            return prepared_pool(samples, rules, name)
+        except PoolInputError as exc:
+            raise InputError(f"{exc} (nothing was sent or paid)") from None
+
+    def upload_pool(self, pool: Any) -> dict:
+        return self._call("PUT", "/pool", data=_npy(self.check_pool(pool)), cost=0,
                           headers={"Content-Type": "application/octet-stream"})
 
-    def upload_holdout(self, x: np.ndarray) -> dict:
+    def upload_holdout(self, x: Any) -> dict:
         """Held-out samples (unlabeled: their labels stay here) for a free accuracy curve."""
-        return self._call("PUT", "/holdout", data=_npy(check_pool(x, "holdout")), cost=0,
-                          headers={"Content-Type": "application/octet-stream"})
+        return self._call("PUT", "/holdout", data=_npy(self.check_pool(x, "holdout")),
+                          cost=0, headers={"Content-Type": "application/octet-stream"})
 
     def holdout_predictions(self) -> dict:
         """The newest model's predictions for the held-out samples (free)."""
@@ -439,15 +450,6 @@ def check_settings(settings: dict) -> dict:
         if "classes" not in settings:
             return dict(settings)
         return {**settings, "classes": check_classes(settings["classes"])}
-
-
-def check_pool(samples: Any, name: str = "pool") -> np.ndarray:
-    """Samples as PUT /pool (or /holdout) takes them: a fresh (n, d) array of pixels or
-    float32, finite, within the server's default size limits; else an InputError."""
-    with _server_rules():
-        from backend.learners.validation import check_pool as rules
-
-        return rules(samples, Limits().max_pool_samples, name=name)
 
 
 def check_labels(labels: Sequence[Any], classes: Sequence[Any]) -> list:

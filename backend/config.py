@@ -13,6 +13,31 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class PoolRules:
+    """What PUT /pool and /holdout accept, published in /info and the OpenAPI document so
+    that a client refuses a wrong pool before it pays for anything: features (n, d) or
+    images (n, h, w) and (n, h, w, c), as uint8 (pixels, kept compact: 60,000 MNIST
+    digits in 47 MB) or float32 / float64 (kept as float32, which is what scikit-learn
+    fits on anyway)."""
+
+    max_samples: int = 100_000
+    max_features: int = 65_536  # a 256 x 256 grey image
+    max_values: int = 2**26  # 512 MiB as float64
+    dtypes: tuple[str, ...] = ("uint8", "float32", "float64")
+    channels: tuple[int, ...] = (1, 3, 4)  # grey, RGB, RGBA
+    shapes: tuple[str, ...] = ("(n, d)", "(n, h, w)", "(n, h, w, c)")
+
+    def published(self) -> dict:
+        """The rules as JSON, as /info gives them."""
+        return {"shapes": list(self.shapes), "dtypes": list(self.dtypes),
+                "channels": list(self.channels), "max_samples": self.max_samples,
+                "max_features": self.max_features, "max_values": self.max_values}
+
+
+DEFAULT_POOL_RULES = PoolRules()
+
+
+@dataclass(frozen=True)
 class Limits:
     """What one request may carry; beyond these the server answers 413 or 400."""
 
@@ -20,9 +45,13 @@ class Limits:
     max_pool_bytes: int = 512 * MiB
     max_samples_per_call: int = 10_000
     max_pool_samples: int = 100_000
-    max_features: int = 100_000
+    max_features: int = PoolRules.max_features  # per pool or held-out sample
     max_iterations_per_purchase: int = 1_000_000
     max_query_k: int = 100
+
+    def pool_rules(self) -> PoolRules:
+        """What PUT /pool and /holdout accept under these limits."""
+        return PoolRules(max_samples=self.max_pool_samples, max_features=self.max_features)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import __version__
-from .config import Limits
+from .config import Limits, PoolRules
 from .l402 import CHALLENGE_FORM
 from .learners import ESTIMATORS, STRATEGIES
 from .learners.registry import (
@@ -122,6 +122,24 @@ _CLASSES = {
 _SETTINGS = ["mode", "estimator", "strategy", "threshold", "classes"]
 
 
+def _pool_rules(rules: PoolRules) -> dict:
+    """The schema of /info's ``pool``, with this server's values as its example."""
+    strings = {"type": "array", "items": {"type": "string"}}
+    return {**_obj({"shapes": strings, "dtypes": strings,
+                    "channels": {"type": "array", "items": _COUNT}, "max_samples": _COUNT,
+                    "max_features": _COUNT, "max_values": _COUNT}),
+            "description": "what PUT /pool and /holdout accept", "example": rules.published()}
+
+
+def _accepted(rules: PoolRules) -> str:
+    """PUT /pool's rules in words, from the same PoolRules that check it."""
+    return (f"One .npy array of shape {', '.join(rules.shapes)} (c: "
+            f"{', '.join(map(str, rules.channels))} channels), of dtype "
+            f"{', '.join(rules.dtypes)}; at most {rules.max_samples:,} samples of "
+            f"{rules.max_features:,} values each, {rules.max_values:,} values in all "
+            "(GET /info publishes these rules).")
+
+
 def document(limits: Limits = DEFAULT_LIMITS) -> dict:
     """The document of a server with these limits (they are part of the contract)."""
     matrix = {"type": "array", "minItems": 1, "maxItems": MAX_SAMPLES,
@@ -129,6 +147,7 @@ def document(limits: Limits = DEFAULT_LIMITS) -> dict:
                         "items": {"type": "number"}}}
     labels = {"type": "array", "maxItems": MAX_SAMPLES, "items": _LABEL}
     many = {"minItems": 1, "maxItems": limits.max_samples_per_call}
+    rules = limits.pool_rules()
     return {
         "openapi": "3.0.3",
         "info": {
@@ -145,7 +164,8 @@ def document(limits: Limits = DEFAULT_LIMITS) -> dict:
             "/info": {"get": {"summary": "the server's node and price", "responses": {"200": {
                 "description": "info", **_json(_obj({
                     "node_pubkey": {"type": "string"}, "price_msat": {"type": "integer"},
-                    "network": {"type": "string"}, "version": {"type": "string"}}))}}}},
+                    "network": {"type": "string"}, "version": {"type": "string"},
+                    "pool": _pool_rules(rules)}))}}}},
             "/openapi.json": {"get": {"summary": "this document",
                                       "responses": {"200": {"description": "OpenAPI 3"}}}},
             "/pay/initialize": {"post": {
@@ -188,8 +208,8 @@ def document(limits: Limits = DEFAULT_LIMITS) -> dict:
                                      _body({"x": matrix}, ["x"]), _RESULT, charged=True)},
             "/pool": {"put": {
                 **_paid("upload the unlabeled pool (pool mode; free)", None, _RESULT,
-                        "A new pool starts a new learner: labels and the held-out set are "
-                        "dropped."),
+                        f"{_accepted(rules)} A new pool starts a new learner: labels and the "
+                        "held-out set are dropped."),
                 "requestBody": _NPY,
             }},
             "/holdout": {

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import PoolRules
 from .credits import CreditLedger, SessionRecord
 from .learners import LearnerError, PoolLearner, StreamLearner, check_classes, strategy
 from .learners.registry import (
@@ -124,12 +125,12 @@ class SessionStore:
             live.extended_at = now
         return live
 
-    def attach_pool(self, live: LiveSession, pool: np.ndarray, max_pool: int) -> PoolLearner:
+    def attach_pool(self, live: LiveSession, pool: np.ndarray, rules: PoolRules) -> PoolLearner:
         """A pool-mode session's learner, made from its uploaded pool (replacing any, and
         with it any held-out set: that is uploaded again for the new pool)."""
         settings = live.settings
         live.learner = PoolLearner(pool, settings["classes"], estimator=settings["estimator"],
-                                   strategy=settings["strategy"], max_pool=max_pool,
+                                   strategy=settings["strategy"], rules=rules,
                                    background=True)
         return live.learner
 

@@ -35,6 +35,7 @@ async def info(request: web.Request) -> web.Response:
     return web.json_response({
         "node_pubkey": node.pubkey, "network": node.network, "version": __version__,
         "price_msat": request.app[CONFIG].price_msat,
+        "pool": request.app[CONFIG].limits.pool_rules().published(),
     })
 
 
@@ -94,7 +95,7 @@ async def upload_pool(request: web.Request) -> web.Response:
     limits = request.app[CONFIG].limits
     pool = await _read_npy(request, limits.max_pool_bytes)
     learner = await _off_loop(request, request.app[SESSIONS].attach_pool, live, pool,
-                              limits.max_pool_samples)
+                              limits.pool_rules())
     return web.json_response({"n_pool": learner.n_pool, "n_features": learner.n_features,
                               "credits_left": request.app[PAYWALL].credits_left(grant),
                               "relearn_free": live.relearn_free})
@@ -106,7 +107,7 @@ async def upload_holdout(request: web.Request) -> web.Response:
     learner = _pool(live)
     limits = request.app[CONFIG].limits
     holdout = await _read_npy(request, limits.max_pool_bytes)
-    result = await _off_loop(request, learner.set_holdout, holdout, limits.max_pool_samples)
+    result = await _off_loop(request, learner.set_holdout, holdout)
     return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
 
 
@@ -176,6 +177,7 @@ async def session_info(request: web.Request) -> web.Response:
         "credits_left": request.app[PAYWALL].credits_left(grant),
         "relearn_free": live.relearn_free,
         "price_msat": request.app[CONFIG].price_msat,
+        "pool": request.app[CONFIG].limits.pool_rules().published(),
     })
 
 

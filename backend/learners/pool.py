@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import DEFAULT_POOL_RULES, PoolRules
 from .base import SessionLearner
 from .diversity import diverse_sampling
 from .errors import LearnerError
@@ -40,7 +41,6 @@ from .registry import DEFAULT_POOL_ESTIMATOR, DEFAULT_POOL_STRATEGY, POOL_ONLY
 from .spreading import UNLABELED, GraphSpreading
 from .strategies import Answered, top_k
 from .validation import (
-    MAX_POOL,
     Label,
     check_index,
     check_indices,
@@ -74,11 +74,12 @@ class PoolLearner(SessionLearner):
         estimator: str = DEFAULT_POOL_ESTIMATOR,
         strategy: str = DEFAULT_POOL_STRATEGY,
         random_state: int = 0,
-        max_pool: int = MAX_POOL,
+        rules: PoolRules = DEFAULT_POOL_RULES,
         background: bool = False,
     ) -> None:
         super().__init__(classes, estimator, strategy, random_state)
-        self._pool = check_pool(pool, max_pool)
+        self._pool = check_pool(pool, rules)
+        self._rules = rules
         self._pool.setflags(write=False)
         self._background = background
         self._graph: GraphSpreading | None = None  # the pool's neighbour graph, built once
@@ -297,10 +298,10 @@ class PoolLearner(SessionLearner):
                 "model_version": self._version,
             }
 
-    def set_holdout(self, x: Any, max_samples: int = MAX_POOL) -> dict:
+    def set_holdout(self, x: Any) -> dict:
         """Keep held-out samples (like the pool: (n, d) or (n, h, w)), replacing any
         earlier set -> n_holdout. Their labels never reach the server."""
-        holdout = check_pool(x, max_samples, name="holdout")
+        holdout = check_pool(x, self._rules, name="holdout")
         if holdout.shape[1] != self.n_features:
             raise LearnerError(
                 f"holdout has {holdout.shape[1]} features, the pool has {self.n_features}"

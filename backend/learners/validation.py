@@ -14,19 +14,17 @@ from typing import Any
 
 import numpy as np
 
+from ..config import DEFAULT_POOL_RULES, PoolRules
 from .errors import LearnerError
 
 Label = int | str
 
 MAX_SAMPLES = 10_000  # per train/label call
 MAX_FEATURES = 65_536  # a 256 x 256 grey image
-MAX_POOL = 70_000  # all of MNIST
-MAX_POOL_VALUES = 2**26  # 512 MiB as float64
 MIN_CLASSES, MAX_CLASSES = 2, 1000
 MAX_SEED = 2**32 - 1  # scikit-learn's bound on random_state
 
 _NUMERIC_KINDS = "biuf"  # bool, int, unsigned, float
-_COMPACT = {np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16)}  # exact in float32
 
 
 def _short(value: Any, limit: int = 40) -> str:
@@ -173,31 +171,39 @@ def check_samples(
 
 
 def check_pool(
-    pool: Any,
-    max_pool: int = MAX_POOL,
-    *,
-    max_features: int = MAX_FEATURES,
-    max_values: int = MAX_POOL_VALUES,
-    name: str = "pool",
+    pool: Any, rules: PoolRules = DEFAULT_POOL_RULES, *, name: str = "pool"
 ) -> np.ndarray:
-    """A pool (or a held-out set, `name`) as a fresh (n, d) array; images (n, h, w) are
-    flattened to (n, h*w). Small integers (8 or 16 bits, as pixels are) keep their type,
-    anything else becomes float32: a session holds a 60,000 x 784 uint8 pool in 47 MB,
-    not the 376 MB of float64, and scikit-learn converts what it fits on anyway."""
-    arr = _as_numeric_array(pool, name, max_pool)
-    if arr.ndim == 3:
-        arr = arr.reshape(arr.shape[0], -1)
-    if arr.ndim != 2:
+    """A pool (or a held-out set, ``name``) as a fresh (n, d) array; images (n, h, w) and
+    (n, h, w, c) are flattened to (n, h*w*c). uint8 stays uint8, floats become float32."""
+    arr = _as_numeric_array(pool, name, rules.max_samples)
+    if arr.dtype.name not in rules.dtypes:
         raise LearnerError(
-            f"{name} must be an array of shape (n, d) or (n, h, w): got shape {arr.shape}"
+            f"{name} must hold {_either(rules.dtypes)} values: got {arr.dtype.name} "
+            "(convert it first, e.g. X.astype(numpy.float32))"
         )
-    if arr.size > max_values:
+    if arr.ndim == 4 and arr.shape[3] not in rules.channels:
+        raise LearnerError(
+            f"{name} images must have {_either(map(str, rules.channels))} channels: "
+            f"got shape {arr.shape}"
+        )
+    if arr.ndim not in (2, 3, 4):
+        raise LearnerError(
+            f"{name} must be an array of shape {_either(rules.shapes)}: got shape {arr.shape}"
+        )
+    arr = arr.reshape(arr.shape[0], math.prod(arr.shape[1:]))  # -1 fails for 0 samples
+    if arr.size > rules.max_values:
         raise LearnerError(
             f"{name} has {arr.size} values ({arr.shape[0]} x {arr.shape[1]}), "
-            f"at most {max_values} are allowed"
+            f"at most {rules.max_values} are allowed"
         )
-    compact = arr.dtype if arr.dtype in _COMPACT else np.dtype(np.float32)
-    return _check_matrix(arr, name, None, max_pool, max_features, dtype=compact.type)
+    kept = np.uint8 if arr.dtype == np.uint8 else np.float32
+    return _check_matrix(arr, name, None, rules.max_samples, rules.max_features, dtype=kept)
+
+
+def _either(options: Any) -> str:
+    """'a, b or c'."""
+    options = list(options)
+    return ", ".join(options[:-1]) + f" or {options[-1]}" if len(options) > 1 else options[0]
 
 
 def _label_code(value: Any, codes: dict) -> int | None:

@@ -35,3 +35,18 @@ def test_openapi_names_the_learners_and_strategies_a_session_may_pick():
     assert fields["estimator"]["enum"] == list(ESTIMATORS)
     assert fields["strategy"]["enum"] == list(STRATEGIES)
     assert "label_spreading in pool mode" in fields["estimator"]["description"]
+
+
+async def test_info_publishes_the_pool_rules_the_server_checks(buyer, backend):
+    """/info's pool rules are the ones PUT /pool applies, and the document says the same."""
+    async with buyer.http.get("/info") as response:
+        published = (await response.json())["pool"]
+    limits = backend.config.limits
+    assert published == limits.pool_rules().published()
+    assert published["max_samples"] == limits.max_pool_samples
+    assert published["dtypes"] == ["uint8", "float32", "float64"]
+    paths = document(limits)["paths"]
+    info_schema = paths["/info"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"]["properties"]["pool"]
+    assert info_schema["example"] == published
+    assert f"at most {limits.max_pool_samples:,} samples" in paths["/pool"]["put"]["description"]

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from backend.config import Limits, PoolRules
 from backend.learners import LearnerError, check_classes, check_labels, check_pool, check_samples
 from backend.learners.validation import (
     check_index,
@@ -89,18 +90,38 @@ def test_pool_flattens_images_and_checks_like_samples() -> None:
     pool = check_pool(images)
     assert pool.shape == (2, 784) and pool.dtype == np.uint8  # pixels stay pixels
     assert check_pool(images.astype(np.float64)).dtype == np.float32
-    assert check_pool(images.astype(np.int64)).dtype == np.float32
     assert (pool[1] == images[1].ravel()).all()
+    colour = np.arange(2 * 4 * 5 * 3, dtype=np.uint8).reshape(2, 4, 5, 3)
+    assert (check_pool(colour) == colour.reshape(2, 60)).all()  # (n, h, w, c) too
+    assert check_pool(np.zeros((2, 3, 3, 4), np.float32)).shape == (2, 36)  # RGBA
+    with pytest.raises(LearnerError, match="pool must hold uint8, float32 or float64 values: "
+                                           r"got int64 \(convert it first"):
+        check_pool(images.astype(np.int64))
     with pytest.raises(LearnerError, match="value at row 1 too large for float32"):
         check_pool(np.array([[1.0], [1e300]]))
-    with pytest.raises(LearnerError, match=r"pool must be an array of shape \(n, d\) or"):
+    with pytest.raises(LearnerError, match=r"pool images must have 1, 3 or 4 channels: got "
+                                           r"shape \(2, 2, 2, 2\)"):
         check_pool(np.zeros((2, 2, 2, 2)))
+    with pytest.raises(LearnerError, match=r"pool must be an array of shape \(n, d\), "):
+        check_pool(np.zeros((2, 2, 2, 3, 1)))
     with pytest.raises(LearnerError, match="pool contains NaN or infinity at row 1"):
         check_pool(np.array([[1.0], [np.nan]]))
     with pytest.raises(LearnerError, match="pool has 3 samples, at most 2 are allowed"):
-        check_pool(np.zeros((3, 1)), max_pool=2)
+        check_pool(np.zeros((3, 1)), PoolRules(max_samples=2))
     with pytest.raises(LearnerError, match="pool has 12 values"):
-        check_pool(np.zeros((3, 4)), max_values=10)
+        check_pool(np.zeros((3, 4)), PoolRules(max_values=10))
+    with pytest.raises(LearnerError, match="pool has 5 features, at most 4"):
+        check_pool(np.zeros((3, 5)), PoolRules(max_features=4))
+
+
+def test_pool_rules_are_published_as_they_check() -> None:
+    rules = Limits(max_pool_samples=7, max_features=9).pool_rules()
+    assert rules.published() == {
+        "shapes": ["(n, d)", "(n, h, w)", "(n, h, w, c)"],
+        "dtypes": ["uint8", "float32", "float64"], "channels": [1, 3, 4],
+        "max_samples": 7, "max_features": 9, "max_values": rules.max_values}
+    with pytest.raises(LearnerError, match="at most 7 are allowed"):
+        check_pool(np.zeros((8, 2)), rules)
 
 
 BAD_CLASSES = [

@@ -251,10 +251,13 @@ def test_input_the_server_would_refuse_is_refused_before_anything_is_bought(stac
     bob = stack.wallet("bob")
     before = bob.balance_msat()
     with stack.client("bob", mode="pool", classes=[0, 1]) as client:
-        with pytest.raises(InputError, match="pool contains NaN or infinity at row 1"):
+        with pytest.raises(InputError, match="pool has NaN or infinity at row 1"):
             client.upload_pool([[0.0, 1.0], [np.nan, 0.0]])
-        with pytest.raises(InputError, match="holdout must be a 2-D array of numbers"):
+        with pytest.raises(InputError, match="holdout holds text, not numbers: make features"):
             client.upload_holdout("digits.npy")
+        with pytest.raises(InputError, match=r"pool has shape \(2, 3, 3, 2\); the server "
+                                             r"takes \(n, d\), \(n, h, w\), \(n, h, w, c\)"):
+            client.upload_pool(np.zeros((2, 3, 3, 2)))  # rules the server published
         with pytest.raises(InputError, match="label 7 at position 0 is not one of the "
                                              r"session's classes \[0, 1\]"):
             client.teach(0, 7)
