@@ -1,7 +1,8 @@
-"""Pictures for the widget: a sample enlarged crisply, and the accuracy plot, as PNG bytes.
+"""The widget's accuracy plot, as PNG bytes.
 
-Both are PNG bytes for an ``ipywidgets.Image``, so a redraw replaces one value in place
-(no flicker, no output area) and works the same in JupyterLab and Notebook.
+PNG bytes for an ``ipywidgets.Image``, so a redraw replaces one value in place (no
+flicker, no output area) and works the same in JupyterLab and Notebook. How an item is
+shown is ``items``'s job.
 """
 
 from __future__ import annotations
@@ -10,46 +11,12 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
-from PIL import Image
 
 X_AXES = {"labels": "labels given", "sats": "sats spent"}
 MIN_LABELS_SHOWN = 10  # the labels axis's room for the first labels
-
-
-def sample_shape(pool: np.ndarray, shape: tuple[int, int] | None = None) -> tuple[int, int]:
-    """The (height, width) each pool sample is drawn at: given, the pool's own, or square."""
-    if shape is not None:
-        height, width = shape
-    elif pool.ndim == 3:
-        height, width = pool.shape[1:]
-    else:
-        side = int(round(np.sqrt(pool.shape[1]))) if pool.ndim == 2 else 0
-        if pool.ndim != 2 or side * side != pool.shape[1]:
-            raise ValueError(f"cannot draw samples of shape {pool.shape[1:]} as images: "
-                             "pass image_shape=(height, width)")
-        height = width = side
-    if height * width != int(np.prod(pool.shape[1:])):
-        raise ValueError(f"image_shape {(height, width)} does not hold "
-                         f"{int(np.prod(pool.shape[1:]))} values per sample")
-    return height, width
-
-
-def sample_png(sample: np.ndarray, shape: tuple[int, int], scale: int) -> bytes:
-    """One sample as a grey PNG, each value a ``scale`` x ``scale`` square (no blur)."""
-    pixels = np.asarray(sample).reshape(shape)
-    if pixels.dtype != np.uint8:
-        low, high = float(np.min(pixels)), float(np.max(pixels))
-        span = high - low or 1.0
-        pixels = np.round((pixels - low) / span * 255).astype(np.uint8)
-    image = Image.fromarray(pixels, mode="L")
-    image = image.resize((shape[1] * scale, shape[0] * scale), Image.Resampling.NEAREST)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def accuracy_png(rolling: Sequence[tuple[float, float]], holdout: Sequence[tuple[float, float]],

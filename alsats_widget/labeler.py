@@ -13,6 +13,7 @@ the server refuses) says what to correct instead.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from .labelfile import GivenLabel, LabelFile
 
 SESSION_LOST = (409, 410)  # the learner is gone (the server restarted), or the session
 WORTH_RETRYING = (402, 408, 429, *SESSION_LOST)  # the 4xx answers that may pass on a retry
+EVALUATE_AGAIN_SECONDS = 0.25  # held-out accuracy of a model still fitting: asked again
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class Labeler:
         self._sent_since_ranking = False
         self._rebuilt = False  # the session was rebuilt and nothing went through since
         self._evaluated_version = -1
+        self._evaluate_after = 0.0  # monotonic time: the server's model trailed, ask later
         self._model_version = 0
         self._balance_msat: int | None = None
         self._balance_stale = True
@@ -254,11 +257,12 @@ class Labeler:
     def _work(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: self._closed or (
-                    self.problem is None and self._next_job() is not None))
+                job = None
+                while not self._closed and (self.problem is not None or (
+                        job := self._next_job(time.monotonic())) is None):
+                    self._cond.wait(EVALUATE_AGAIN_SECONDS)  # or until notified
                 if self._closed:
                     return
-                job = self._next_job()
                 self._busy = True
             try:
                 self._run(job)
@@ -274,8 +278,9 @@ class Labeler:
         except Exception as exc:  # noqa: BLE001 - every failure is shown, none kills
             self._stopped_by(exc)
 
-    def _next_job(self) -> Callable[[], None] | None:
-        """What the worker should do next (called with the lock held), or None."""
+    def _next_job(self, now: float | None = None) -> Callable[[], None] | None:
+        """What the worker should do next (called with the lock held), or None; ``now``
+        holds back a held-out evaluation that is not due yet (None: count it as work)."""
         if not self._connected:
             return self._connect
         if self._outbox and not (self._stale and self._sent_since_ranking):
@@ -283,7 +288,7 @@ class Labeler:
         if self._stale:        # is refilled between sends, never left to run dry
             return self._refill
         if self._holdout is not None and self._evaluated_version < self._model_version \
-                and self.given:
+                and self.given and (now is None or now >= self._evaluate_after):
             return self._evaluate
         if self._balance_stale:
             return self._refresh_balance
@@ -294,6 +299,7 @@ class Labeler:
         so every label given so far goes in the outbox again, to be sent in as few
         payments as the per-payment cap allows (one, for a resume that fits in it)."""
         if self.client.session_id is None:  # buy what the backlog needs, not one more
+            self.client.check_pool(self.pool)  # by the server's rules, before paying
             with self._cond:
                 backlog = min(len(self.given), self._labels_per_payment())
             self.client.initialize(max(self.client.block_size, backlog))
@@ -386,12 +392,15 @@ class Labeler:
 
     def _evaluate(self) -> None:
         """Held-out accuracy of the newest model the server has finished; that may trail
-        the labels (it fits in the background), and the next change asks again."""
+        the labels (it fits in the background), and then it is asked again shortly, so
+        the plot's last point is the model of every label."""
         with self._cond:
             asked = self._model_version
         result = self.client.holdout_predictions()
         with self._cond:
-            self._evaluated_version = max(asked, result["model_version"])
+            self._evaluated_version = result["model_version"]
+            if result["model_version"] < asked:  # still fitting in the background
+                self._evaluate_after = time.monotonic() + EVALUATE_AGAIN_SECONDS
             if result["predicted"] is not None:
                 accuracy = float(np.mean(np.asarray(result["predicted"]) == self._holdout[1]))
                 self.holdout_accuracy.append((len(self.given), self._msat_spent(), accuracy))

@@ -1,10 +1,12 @@
 """LabelingWidget: label the sample the model is least sure about, pay per iteration.
 
-Small ipywidgets composed in a VBox: the sample and the model's guess, one button per
+Small ipywidgets composed in a VBox: the item (an ``items.ItemView``, a box of fixed
+size whatever it shows, so the buttons never move) and the model's guess, one button per
 class with Skip and Undo, a status line and a progress bar, a message area, and a live
 accuracy plot. Keys go through one ipyevents handler: while the mouse is over the widget,
-a class's key labels, ``s`` skips and Backspace undoes, and the notebook's own shortcuts
-are held off (ipyevents stops those keys from reaching the notebook).
+a class's key labels, ``s`` skips and Backspace undoes (``classes.Classes`` says which
+keys are whose), and the notebook's own shortcuts are held off (ipyevents stops those
+keys from reaching the notebook). Only X goes to the server; the items stay here.
 All the work is the Labeler's; this module only shows it and forwards the clicks.
 """
 
@@ -14,7 +16,7 @@ import html
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +25,10 @@ import numpy as np
 import pandas as pd
 from ipyevents import Event
 
+from .classes import Classes
 from .client import AlsatsClient, check_settings
-from .display import X_AXES, accuracy_png, sample_png, sample_shape
+from .display import X_AXES, accuracy_png
+from .items import ITEM_CSS, ItemView, as_items, infer_display
 from .labeler import Candidate, Labeler, Status
 from .labelfile import LabelFile
 
@@ -32,7 +36,8 @@ DEFAULT_CLASSES = list(range(10))
 PLOT_EVERY_SECONDS = 0.3  # the plot redraws at most this often while labels stream in
 CLICKS_SHOWN_PER_SECOND, CLICK_BURST = 20, 3  # faster clicks are shown together
 WAITING = "alsats-waiting"  # the answer buttons' class while there is no sample to label
-CAPTION_WIDTH, CAPTION_LINES = 300, 2  # px at least (wider under a wider sample), lines
+CAPTION_LINES = 2  # the caption's height, as wide as the item's box
+BUTTON_WIDTH = (48, 160)  # px: a class button's narrowest and widest
 CSS = (f".{WAITING} {{opacity: 0.4; pointer-events: none}} "
        # the caption wraps within its fixed box, so the plot beside it never moves
        ".alsats-guess .widget-html-content {white-space: normal; line-height: 1.4em; "
@@ -40,44 +45,52 @@ CSS = (f".{WAITING} {{opacity: 0.4; pointer-events: none}} "
 GUESS_TOOLTIP = ("The model's two likeliest classes for this sample, with the probability "
                  "it gives each. It asks about the samples it is least sure of, so a close "
                  "call is what to expect: your label there teaches it the most.")
-SKIP_KEYS, UNDO_KEYS = ("s", "S"), ("Backspace",)
 _WRITERS: dict[Path, weakref.ref] = {}  # label file -> the widget of this kernel writing it
 
 
 class LabelingWidget(widgets.VBox):
-    """Label ``X_pool`` through ``client``; every label goes to ``label_file`` first.
+    """Label the samples of ``X`` through ``client``; every label goes to ``label_file``.
+
+    ``X`` is what the server learns from, one row per sample: features (n, d), dense or
+    a SciPy sparse matrix, or images (n, h, w) and (n, h, w, 3 or 4). ``items`` is what a
+    person sees, one per row of X, and never leaves the notebook: strings, PIL images,
+    arrays, a DataFrame (a row each) or a Series; None shows X itself. ``display`` is
+    "image", "text", "table" or a function ``item -> widget | HTML | PIL image | PNG``,
+    inferred from the items when not given. ``classes``: any values (strings, numbers);
+    ``keys={class: key}`` overrides the default keys (see ``alsats_widget.classes``).
 
     A ``label_file`` that exists is resumed: its labels are taught to the server in one
     call and the counters continue. ``holdout=(X, y)`` adds held-out accuracy to the plot
     (the server sees X, never y). ``target_labels`` sets the progress bar's goal (else it
-    shows the budget used). ``window``: guesses in the rolling accuracy. Input the server
-    would refuse (the pool, the held-out set, the classes) is a ValueError here, before
-    anything is paid.
+    shows the budget used). ``window``: guesses in the rolling accuracy. ``item_size``:
+    the (width, height) in px of the box an item is shown in. Input the server would
+    refuse (the pool, the held-out set, the classes) is a ValueError here, before anything
+    is paid.
     """
 
-    def __init__(self, client: AlsatsClient, X_pool: Any, *,
+    def __init__(self, client: AlsatsClient, X: Any, *, items: Any = None,
+                 display: str | Callable[[Any], Any] | None = None,
+                 classes: Sequence[Any] | None = None, keys: Mapping[Any, str] | None = None,
                  label_file: str | Path = "alsats-labels.jsonl",
-                 classes: Sequence[Any] | None = None,
                  holdout: tuple[Any, Any] | None = None, target_labels: int | None = None,
-                 window: int = 100, scale: int = 8, prefetch: int = 8,
-                 image_shape: tuple[int, int] | None = None) -> None:
-        pool = np.asarray(X_pool)
-        pool = client.check_pool(pool, "X_pool")  # refused here, not once paid
-        for name, value in (("window", window), ("scale", scale), ("prefetch", prefetch),
+                 window: int = 100, prefetch: int = 8,
+                 item_size: tuple[int, int] | None = None) -> None:
+        for name, value in (("window", window), ("prefetch", prefetch),
                             ("target_labels", target_labels or 1)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, got {value!r}")
-        self._classes = _session_classes(client, classes)
-        _check_holdout(holdout, pool, self._classes)
-        self._shape = sample_shape(pool, image_shape)
-        self._scale = scale
+        pool = client.check_pool(X, "X")  # the server's rules, from /info: before paying
+        source = as_items(items, X)
+        self._view = ItemView(source, display or infer_display(source), **_size(item_size))
+        self._view.check(0)  # a display that cannot show the items fails now, not on a click
+        self.classes = _session_classes(client, classes, keys)
+        holdout = _checked_holdout(client, holdout, pool, self.classes)
         self._window = window
         self._target = target_labels
-        self._pool = pool
+        self._n = len(pool)
         self._label_path = Path(label_file).expanduser().resolve()
         _hand_over(self._label_path)
-        label_log = LabelFile(self._label_path, pool, self._classes)  # before any widget
-        self._keys = class_keys(self._classes)
+        label_log = LabelFile(self._label_path, pool, self.classes.wire)  # before any widget
         self._shown: int | None = None
         self._plotted: tuple | None = None
         self._plotted_at = 0.0
@@ -94,7 +107,7 @@ class LabelingWidget(widgets.VBox):
         self.add_class("alsats-labeling")
         self._keyboard = Event(source=self, watched_events=["keydown"])
         self._keyboard.on_dom_event(self._on_key)
-        self.labeler = Labeler(client, pool, self._classes, label_log, holdout=holdout,
+        self.labeler = Labeler(client, pool, self.classes.wire, label_log, holdout=holdout,
                                prefetch=prefetch, on_change=self._refresh)
         _WRITERS[self._label_path] = weakref.ref(self)
         self._refresh(True)
@@ -102,26 +115,26 @@ class LabelingWidget(widgets.VBox):
     # -- the parts ---------------------------------------------------------------------
 
     def _build(self) -> None:
-        height, width = self._shape
-        self._title = widgets.HTML(f"<style>{CSS}</style><b>alsats</b>: label the "
+        width = f"{self._view.size[0]}px"
+        self._title = widgets.HTML(f"<style>{CSS} {ITEM_CSS}</style><b>alsats</b>: label the "
                                    "sample the model is least sure about. Hover here and "
-                                   "type: a class's key labels, <kbd>s</kbd> skips, "
-                                   "<kbd>Backspace</kbd> undoes.")
-        self._image = widgets.Image(format="png", width=width * self._scale,
-                                    height=height * self._scale)
+                                   f"type: {self.classes.help_html()}.")
         self._guess = widgets.HTML(layout=widgets.Layout(
-            width=f"{max(CAPTION_WIDTH, width * self._scale)}px",
-            height=f"{1.4 * CAPTION_LINES}em"))
-        self._class_buttons = [self._button(label) for label in self._classes]
-        self._skip = widgets.Button(description="Skip", tooltip="key: s", icon="forward")
-        self._undo = widgets.Button(description="Undo", tooltip="key: Backspace", icon="undo")
+            width=width, height=f"{1.4 * CAPTION_LINES}em"))
+        self._class_buttons = [self._button(i) for i in range(len(self.classes))]
+        self._skip = widgets.Button(description="Skip", icon="forward",
+                                    tooltip=_key_tip(self.classes.skip_keys))
+        self._undo = widgets.Button(description="Undo", icon="undo",
+                                    tooltip=_key_tip(self.classes.undo_keys))
         self._skip.on_click(lambda _: self.labeler.skip())
         self._undo.on_click(lambda _: self.labeler.undo())
         self._answers = widgets.GridBox(  # greyed out as one while there is no sample
-            self._class_buttons,
-            layout=widgets.Layout(grid_template_columns="repeat(5, 48px)", grid_gap="4px"))
-        self._left = widgets.VBox([self._image, self._guess, self._answers,
-                                   widgets.HBox([self._skip, self._undo])])
+            self._class_buttons, layout=widgets.Layout(
+                width=width, grid_gap="4px",
+                grid_template_columns=f"repeat(auto-fill, {_button_width(self.classes)}px)"))
+        self._left = widgets.VBox([self._view, self._guess, self._answers,
+                                   widgets.HBox([self._skip, self._undo])],
+                                  layout=widgets.Layout(width=width, flex="0 0 auto"))
         self._plot = widgets.Image(format="png")
         self._x_axis = widgets.ToggleButtons(options=[(v, k) for k, v in X_AXES.items()],
                                              value="labels", description="x axis:")
@@ -133,19 +146,21 @@ class LabelingWidget(widgets.VBox):
         self._retry = widgets.Button(description="Retry", button_style="warning",
                                      layout=widgets.Layout(display="none"))
         self._retry.on_click(lambda _: self.labeler.retry())
-        for part, name in ((self._image, "sample"), (self._guess, "guess"),
+        for part, name in ((self._view, "sample"), (self._guess, "guess"),
                            (self._skip, "skip"), (self._undo, "undo"), (self._plot, "plot"),
                            (self._x_axis, "x-axis"), (self._status, "status"),
                            (self._progress, "progress"), (self._message, "message"),
                            (self._retry, "retry")):
             part.add_class(f"alsats-{name}")  # names for the page's CSS and browser tests
 
-    def _button(self, label: Any) -> widgets.Button:
-        key = next((k for k, v in self._keys.items() if v == label), None)
-        button = widgets.Button(description=str(label), tooltip=f"key: {key}" if key else "",
-                                layout=widgets.Layout(width="48px"))
+    def _button(self, position: int) -> widgets.Button:
+        key = self.classes.key_of(position)
+        wire = self.classes.wire[position]
+        button = widgets.Button(description=str(self.classes.user[position]),
+                                tooltip=f"key: {key}" if key else "",
+                                layout=widgets.Layout(width=f"{_button_width(self.classes)}px"))
         button.add_class("alsats-class")
-        button.on_click(lambda _, label=label: self.labeler.label(label))
+        button.on_click(lambda _, wire=wire: self.labeler.label(wire))
         return button
 
     # -- input -------------------------------------------------------------------------
@@ -161,23 +176,23 @@ class LabelingWidget(widgets.VBox):
                 "repeat") or any(event.get(m) for m in ("ctrlKey", "metaKey", "altKey")):
             return
         key = event.get("key")
-        if key in self._keys:
-            self.labeler.label(self._keys[key])
-        elif key in SKIP_KEYS:
+        if key in self.classes.keys:
+            self.labeler.label(self.classes.wire[self.classes.keys[key]])
+        elif key in self.classes.skip_keys:
             self.labeler.skip()
-        elif key in UNDO_KEYS:
+        elif key in self.classes.undo_keys:
             self.labeler.undo()
 
     def simulate(self, oracle_labels: Any, n: int | None = None, *,
                  wait_for_model: bool = True, timeout: float = 120.0) -> int:
         """Label ``n`` samples (all, if None) by clicking the true label's button, as a
-        person would; ``oracle_labels[i]`` is pool sample i's label. With
+        person would; ``oracle_labels[i]`` is sample i's label, one of the classes. With
         ``wait_for_model`` each click waits until the server has learned the previous
         labels, like a person who takes their time. Returns how many were labeled."""
-        oracle = np.asarray(oracle_labels)
-        if len(oracle) != len(self._pool):
+        oracle = list(oracle_labels)
+        if len(oracle) != self._n:
             raise ValueError(f"oracle_labels has {len(oracle)} labels for a pool of "
-                             f"{len(self._pool)} samples")
+                             f"{self._n} samples")
         done = 0
         while n is None or done < n:
             if wait_for_model:
@@ -185,11 +200,8 @@ class LabelingWidget(widgets.VBox):
             shown = self.labeler.wait_for_sample(timeout)
             if shown is None:
                 break  # the pool is done, or a problem stopped the work
-            truth = oracle[shown.index].item()  # a Python value, as the classes are
-            if truth not in self._classes:
-                raise ValueError(f"oracle_labels[{shown.index}] is {truth!r}, not one of the "
-                                 f"classes {self._classes}")
-            self._class_buttons[self._classes.index(truth)].click()
+            truth = self.classes.to_wire(oracle[shown.index], f"oracle_labels[{shown.index}]")
+            self._class_buttons[self.classes.wire.index(truth)].click()
             done += 1
         self.labeler.wait_idle(timeout)
         self._draw_plot(force=True)
@@ -245,14 +257,15 @@ class LabelingWidget(widgets.VBox):
         self._skip.disabled = current is None
         self._undo.disabled = status.labels == 0
         if current is None:
+            if self._shown is not None:
+                self._view.clear()
             self._shown = None
             self._guess.value = _waiting_html(status)
             return
         if current.index != self._shown:
-            self._image.value = sample_png(self._pool[current.index], self._shape,
-                                           self._scale)
+            self._view.show(current.index)
             self._shown = current.index
-        self._guess.value = f"Sample #{current.index}. {_guess_html(current)}"
+        self._guess.value = f"Sample #{current.index}. {_guess_html(current, self.classes)}"
         self._guess.tooltip = GUESS_TOOLTIP if current.top_classes else None
 
     def _show_progress(self, status: Status) -> None:
@@ -311,13 +324,17 @@ class LabelingWidget(widgets.VBox):
 
     @property
     def labels(self) -> dict[int, Any]:
-        """The labels given so far: pool index -> label."""
-        return {given.index: given.label for given in list(self.labeler.given)}
+        """The labels given so far: sample index -> label (one of the classes)."""
+        return {given.index: self.classes.to_user(given.label)
+                for given in list(self.labeler.given)}
 
     def to_dataframe(self) -> pd.DataFrame:
-        """The labels in the order given, with the model's guess before each."""
+        """The labels in the order given, with the model's guess before each (the
+        index is the row of X and of the items)."""
+        to_user = self.classes.to_user
         return pd.DataFrame(
-            [(g.index, g.label, g.predicted, g.uncertainty) for g in list(self.labeler.given)],
+            [(g.index, to_user(g.label), to_user(g.predicted), g.uncertainty)
+             for g in list(self.labeler.given)],
             columns=["index", "label", "predicted", "uncertainty"])
 
     def accuracy(self) -> pd.DataFrame:
@@ -367,46 +384,55 @@ def _hand_over(path: Path) -> None:
         old.close()
 
 
-def class_keys(classes: Sequence[Any]) -> dict[str, Any]:
-    """Key -> class: the class itself when every class is one character (digits), else
-    1-9 by position. s and Backspace are kept for Skip and Undo."""
-    names = [str(c) for c in classes]
-    if all(len(name) == 1 for name in names) and not set(names) & set(SKIP_KEYS):
-        return dict(zip(names, classes, strict=True))
-    return {str(i + 1): c for i, c in enumerate(classes[:9])}
+def _size(item_size: tuple[int, int] | None) -> dict:
+    if item_size is None:
+        return {}
+    width, height = item_size
+    return {"width": width, "height": height}
 
 
-def _check_holdout(holdout: tuple[Any, Any] | None, pool: np.ndarray,
-                   classes: list) -> None:
+def _key_tip(keys: Sequence[str]) -> str:
+    return f"key: {keys[0]}" if keys else "no key: a class has it"
+
+
+def _button_width(classes: Classes) -> int:
+    """One width for every class button (px), from the longest name, within limits."""
+    longest = max(len(str(c)) for c in classes.user)
+    return min(BUTTON_WIDTH[1], max(BUTTON_WIDTH[0], 8 * longest + 20))
+
+
+def _checked_holdout(client: AlsatsClient, holdout: tuple[Any, Any] | None,
+                     pool: np.ndarray, classes: Classes) -> tuple[np.ndarray, list] | None:
+    """The held-out set as the server takes it, its labels as the server's classes."""
     if holdout is None:
-        return
+        return None
     if not isinstance(holdout, tuple | list) or len(holdout) != 2:
         raise ValueError("holdout must be a pair (X, y) of held-out samples and their labels")
-    x, y = np.asarray(holdout[0]), np.asarray(holdout[1])
-    if x.shape[1:] != pool.shape[1:] or len(x) == 0:
-        raise ValueError(f"holdout samples have shape {x.shape}; the pool's are "
+    x = client.check_pool(holdout[0], "holdout")
+    y = list(holdout[1])
+    if x.shape[1:] != pool.shape[1:]:
+        raise ValueError(f"holdout samples have shape {x.shape[1:]}; X's are "
                          f"{pool.shape[1:]}")
     if len(x) != len(y):
         raise ValueError(f"holdout has {len(x)} samples but {len(y)} labels")
-    np.asarray(x)  # interim
-    unknown = [label.item() for label in np.unique(y) if label not in classes]
-    if unknown:  # never sent, but every guess for them would count as wrong
-        raise ValueError(f"holdout labels {unknown[:5]} are not among the classes {classes}")
+    return x, [classes.to_wire(label, "a holdout label") for label in y]
 
 
-def _session_classes(client: AlsatsClient, classes: Sequence[Any] | None) -> list:
+def _session_classes(client: AlsatsClient, classes: Sequence[Any] | None,
+                     keys: Mapping[Any, str] | None) -> Classes:
     """The classes, made the client's pool-mode session settings (checked against them)."""
     settings = client.settings
     if settings.get("mode", "pool") != "pool":
         raise ValueError("the widget needs a pool-mode client: AlsatsClient(..., mode='pool')")
+    chosen = Classes(classes if classes is not None else settings.get("classes")
+                     or DEFAULT_CLASSES, keys)
     known = settings.get("classes")
-    if classes is not None and known is not None and list(classes) != list(known):
-        raise ValueError(f"classes {list(classes)} differ from the client's {list(known)}")
-    chosen = list(classes if classes is not None else known or DEFAULT_CLASSES)
-    checked = check_settings({**settings, "mode": "pool", "classes": chosen})
+    if known is not None and list(known) != chosen.wire:
+        raise ValueError(f"classes {chosen.user} differ from the client's {list(known)}")
+    checked = check_settings({**settings, "mode": "pool", "classes": chosen.wire})
     if client.session_id is None:
         settings.update(checked)
-    return checked["classes"]  # plain ints or strings, as the server and the file keep them
+    return chosen
 
 
 def _axis(points: list[tuple], x_axis: str) -> list[tuple[float, float]]:
@@ -416,15 +442,16 @@ def _axis(points: list[tuple], x_axis: str) -> list[tuple[float, float]]:
     return [(msat / 1000, accuracy) for _, msat, accuracy in points if msat is not None]
 
 
-def _guess_html(current: Candidate) -> str:
+def _guess_html(current: Candidate, classes: Classes) -> str:
     """The model's guess for the sample shown, with how likely it finds its two likeliest
     classes (the uncertainty score says little: the samples shown all score near 1)."""
     if current.predicted is None:
         return "No model yet: a spread of samples to start from."
-    guess = f"Model's guess: <b>{html.escape(str(current.predicted))}</b>"
+    guess = f"Model's guess: <b>{html.escape(str(classes.to_user(current.predicted)))}</b>"
     if not current.top_classes:
         return guess  # shown again from the label file: the probabilities were not kept
     (_, likeliest), (runner_up, its) = current.top_classes
+    runner_up = classes.to_user(runner_up)
     return f"{guess} ({likeliest:.0%}) or {html.escape(str(runner_up))} ({its:.0%})"
 
 

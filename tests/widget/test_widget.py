@@ -85,12 +85,12 @@ def test_a_click_labels_pays_and_shows_the_next_sample(make_widget, digits, stac
     before = bob.balance_msat()
     widget = make_widget()
     first = shown(widget)
-    picture = widget._image.value
-    assert Image.open(io.BytesIO(picture)).size == (64, 64)  # 8x8 digit, 8x enlarged
+    picture = widget._view._image.value
+    assert Image.open(io.BytesIO(picture)).size == (224, 224)  # 8x8 digit, fitted to its box
     widget._class_buttons[digits[1][first.index]].click()
 
     assert widget.labeler.current.index != first.index
-    assert widget._image.value != picture
+    assert widget._view._image.value != picture
     widget.labeler.wait_idle(60)
     status = widget.status
     assert (status.labels, status.iterations_paid, status.msat_spent) == (1, 1, PRICE)
@@ -310,8 +310,9 @@ def test_bad_input_is_refused_before_anything_is_paid(stack, digits, tmp_path):
     with pytest.raises(ValueError, match="pool-mode"):
         LabelingWidget(stack.client("bob", mode="stream"), digits[0],
                        label_file=tmp_path / "a.jsonl")
-    with pytest.raises(ValueError, match="image_shape"):
-        LabelingWidget(stack.client("bob"), np.zeros((10, 7)), label_file=tmp_path / "b.jsonl")
+    with pytest.raises(ValueError, match="items has 3 items but X has 10 rows"):
+        LabelingWidget(stack.client("bob"), np.zeros((10, 7)), items=["a", "b", "c"],
+                       label_file=tmp_path / "b.jsonl")
     with pytest.raises(ValueError, match="differ"):
         LabelingWidget(stack.client("bob", classes=[0, 1]), digits[0], classes=[1, 2],
                        label_file=tmp_path / "c.jsonl")
@@ -341,17 +342,20 @@ def test_input_the_server_would_refuse_is_refused_before_anything_is_paid(stack,
     pool, held_out = digits[0].astype(float), digits[2][:5].astype(float)
     pool[3, 2, 2] = held_out[1, 0, 0] = np.nan
     refused = [
-        ({"X_pool": pool}, "X_pool contains NaN or infinity at row 3"),
-        ({"X_pool": np.zeros((5, 2, 8, 8))}, r"X_pool must be an array of shape \(n, d\) or"),
-        ({"X_pool": np.full((5, 64), "7")}, "X_pool must be a 2-D array of numbers: got strings"),
-        ({"X_pool": np.zeros((100_001, 1))}, "X_pool has 100001 samples, at most 100000"),
-        ({"classes": [0.5, 1.5]}, "classes must be all ints or all strings"),
-        ({"holdout": (held_out, digits[3][:5])}, "holdout contains NaN or infinity at row 1"),
+        ({"X": pool}, "X has NaN or infinity at row 3"),
+        ({"X": np.zeros((5, 2, 8, 8))}, r"X has shape \(5, 2, 8, 8\); the server takes"),
+        ({"X": np.full((5, 64), "7")}, "X holds text, not numbers: make features first"),
+        ({"X": np.zeros((100_001, 1))}, "X has 100,001 samples; the server takes at most "
+                                        "100,000"),
+        ({"classes": [0.5, 0.5]}, "classes must be distinct"),
+        ({"holdout": (held_out, digits[3][:5])}, "holdout has NaN or infinity at row 1"),
         ({"holdout": (digits[2][:5], [0, 1, 2, 3, 11])},
-         r"holdout labels \[11\] are not among the classes"),
+         r"a holdout label is 11, not one of the classes"),
+        ({"keys": {3: "7"}}, "key '7' is 7's by default"),
+        ({"keys": {12: "x"}}, "keys names 12, which is not one of the classes"),
     ]
     for number, (arguments, match) in enumerate(refused):
-        arguments = {"X_pool": digits[0], **arguments}
+        arguments = {"X": digits[0], **arguments}
         with pytest.raises(ValueError, match=match):
             LabelingWidget(client, label_file=tmp_path / f"{number}.jsonl", **arguments)
     assert not any(tmp_path.iterdir())  # refused before a label file was made
