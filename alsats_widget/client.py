@@ -154,7 +154,12 @@ class AlsatsClient:
         """``samples`` as the server takes a pool (its rules from /info: shapes, dtypes,
         sizes), made dense and numeric where that is all they lack; else an InputError
         that names the fix. Nothing is sent or paid either way."""
-        rules = self.info().get("pool") or DEFAULT_POOL_RULES.published()  # an older server
+        try:
+            rules = self.info().get("pool") or DEFAULT_POOL_RULES.published()  # older servers
+        except ServerError as exc:
+            if exc.status != 0:
+                raise
+            rules = DEFAULT_POOL_RULES.published()  # unreachable: checked again on upload
         try:
             return prepared_pool(samples, rules, name)
         except PoolInputError as exc:
