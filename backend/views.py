@@ -177,7 +177,6 @@ async def session_info(request: web.Request) -> web.Response:
         "credits_left": request.app[PAYWALL].credits_left(grant),
         "relearn_free": live.relearn_free,
         "price_msat": request.app[CONFIG].price_msat,
-        "pool": request.app[CONFIG].limits.pool_rules().published(),
     })
 
 

@@ -117,6 +117,30 @@ async def test_pickled_and_nan_pools_are_refused(buyer):
         assert status == 400, body
 
 
+async def test_pools_of_every_kind_the_rules_name_and_only_those(buyer):
+    """Features and images grey, RGB or RGBA, as uint8, float32 or float64; anything else
+    is a 400 that names the rule and changes nothing."""
+    auth, _ = await buyer.buy(2, mode="pool")
+    accepted = [np.zeros((6, 5), np.float64), np.zeros((6, 4, 4), np.uint8),
+                np.zeros((6, 4, 4, 3), np.uint8), np.zeros((6, 4, 4, 4), np.float32)]
+    for pool in accepted:
+        status, answer = await buyer.upload_pool(auth, pool)
+        assert status == 200 and answer["n_features"] == pool[0].size, answer
+    refused = [(np.zeros((6, 5), np.int64), "must hold uint8, float32 or float64 values"),
+               (np.zeros((6, 4, 4, 2), np.uint8), "must have 1, 3 or 4 channels"),
+               (np.zeros((6, 2, 2, 2, 1), np.uint8), "must be an array of shape")]
+    for pool, message in refused:
+        buffer = io.BytesIO()
+        np.save(buffer, pool)
+        status, body = await raw_call(buyer, "PUT", "/pool", auth, buffer.getvalue(),
+                                      "application/octet-stream")
+        assert status == 400 and message in body["error"], body
+    status, body = await buyer.call("POST", "/query", auth, json={"k": 6})
+    assert status == 200 and len(body["samples"]) == 6  # the last good pool is the one kept
+    status, body = await buyer.call("GET", "/session", auth)
+    assert status == 200 and body["credits_left"] == 2  # refusals charged nothing
+
+
 async def test_pool_calls_check_index_and_label(buyer):
     auth, _ = await buyer.buy(5, mode="pool")
     await buyer.upload_pool(auth, np.random.default_rng(0).random((20, 4)))
