@@ -29,6 +29,7 @@ CALLABLE_BOX = (440, 224)  # a callable may return anything: the wider box
 MAX_CHARS = 20_000  # of a text sent to the browser; the rest is counted, not sent
 MAX_COLUMNS = 500  # of a table row shown; the rest are counted
 MAX_CELL_CHARS = 1_000
+JPEG_QUALITY = 90  # of a photo shrunk into the box
 PNG_LEVEL = 1  # zlib level: 4 ms for a shrunk photo where level 6 takes 18, for 20% more bytes
 PNG_SIGNATURE, JPEG_SIGNATURE = b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff"
 ACCEPTED = "an ipywidget, an HTML string, a PIL image, or PNG or JPEG bytes"
@@ -261,6 +262,22 @@ def _shrunk_size(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]
             min(box[1], max(1, round(size[1] * scale))))
 
 
+def _shrunk_photo_of(source: Image.Image, picture: Image.Image, box: tuple[int, int]) -> bool:
+    """Whether ``picture`` is an RGB photo shrunk to fit (here, or by to_image before:
+    then it fills the box): sent as JPEG. Enlarged pixels stay PNG, crisp."""
+    if picture.mode != "RGB" or picture.width > source.width:
+        return False
+    return picture.width < source.width or picture.width == box[0] or picture.height == box[1]
+
+
+def jpeg_bytes(image: Image.Image) -> bytes:
+    """A shrunk photo as JPEG: 0.3 ms to encode where PNG takes 11, and a fifth of the
+    bytes, with no visible loss at this quality (enlarged pixels and grey stay PNG)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=JPEG_QUALITY)
+    return buffer.getvalue()
+
+
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=PNG_LEVEL)
@@ -426,9 +443,11 @@ class ItemView(widgets.Box):
 
     def _show_picture(self, image: Image.Image) -> None:
         picture = fit_image(image, self.size)
-        png = png_bytes(picture)
-        with self._image.hold_sync():  # one message for the three
-            self._image.value = png
+        shrunk_photo = _shrunk_photo_of(image, picture, self.size)
+        encoded = jpeg_bytes(picture) if shrunk_photo else png_bytes(picture)
+        with self._image.hold_sync():  # one message for the four
+            self._image.format = "jpeg" if shrunk_photo else "png"
+            self._image.value = encoded
             self._image.width, self._image.height = (str(side) for side in picture.size)
         self._show_mode(self._image)
 

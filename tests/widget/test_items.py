@@ -524,3 +524,13 @@ def test_a_callable_widget_leaves_when_a_plain_result_follows():
     assert len(view.children) == 3
     view.show(1)
     assert len(view.children) == 2 and view._html.layout.display is None
+
+
+def test_a_shrunk_photo_is_sent_as_jpeg_and_enlarged_pixels_as_png():
+    photo = RNG.integers(0, 256, size=(800, 1000, 3), dtype=np.uint8)
+    view = ItemView(as_items([photo, PATCH, DIGIT], [[0], [1], [2]]), "image")
+    for index, kind in ((0, "jpeg"), (1, "png"), (2, "png"), (0, "jpeg")):
+        view.show(index)
+        assert view._image.format == kind
+        assert Image.open(io.BytesIO(view._image.value)).format == kind.upper()
+    assert Image.open(io.BytesIO(view._image.value)).size == (224, 179)
