@@ -69,25 +69,30 @@ def stream_seed(report: dict) -> list[str]:
             plot("stream_seed", "rolling accuracy of the seed's streamed mode against labels")]
 
 
+WIDGET_KINDS = {"digits": "MNIST digits, grey 28x28", "digits-60k": "60,000 digits, grey 28x28",
+                "patches": "colour patches 32x32", "photos": "photos 1000x800 RGB",
+                "text": "docstrings", "long-text": "long texts, 10k-60k characters",
+                "table": "penguins, a DataFrame row"}
+
+
 def widget_latency(report: dict) -> list[str]:
-    median = report["median"]
-    levels = report["parameters"]["levels"]
-    shown = [p for p in ("10k", "60k") if f"click_p50_ms@{p}/{levels[0]}" in median]
-    heads = [f"{p} pool, {level:,} labels" for p in shown for level in levels]
-    lines = [f"`benchmarks/widget_latency.py`, median of "
-             f"{report['parameters']['runs']} runs, p50 / p95 in ms:", "",
-             row("click to next sample", *heads), row(*["---"] * (len(heads) + 1))]
-    for key, what in (("click", "a person who waits for the model"),
-                      ("brisk", "a quick person, a click every 0.3 s"),
-                      ("burst", "a machine clicking as fast as samples appear"),
-                      ("fresh", "behind the scenes: click to a fresh ranking"),
-                      ("baseline", "baseline: no prefetch (paid teach, query, render)")):
-        lines.append(row(what, *(f"{median[f'{key}_p50_ms@{p}/{level}']:.1f} / "
-                                 f"{median[f'{key}_p95_ms@{p}/{level}']:.1f}"
-                                 for p in shown for level in levels)))
-    lines.append(row("opened to the server's model ready (s)",
-                     *(f"{median[f'model_ready_s@{p}/{level}']:.1f}"
-                       for p in shown for level in levels)))
+    median, parameters = report["median"], report["parameters"]
+    phases = (("click", "click to next item"),
+              ("brisk", f"brisk, a click every {parameters['pace_s']:g} s"),
+              ("burst", "burst, a machine"), ("fresh", "click to fresh ranking"),
+              ("baseline", "baseline: no prefetch"), ("render", "the item view alone"))
+    lines = [f"`benchmarks/widget_latency.py`, median of {parameters['runs']} runs of "
+             f"{parameters['clicks']} clicks a phase, p50 / p95 in ms:", "",
+             row("kind of item", *(what for _, what in phases), "model ready (s)"),
+             row(*["---"] * (len(phases) + 2))]
+    for kind, level in ((k, v) for k in parameters["kinds"] for v in parameters["levels"]):
+        at = f"{kind}/{level}"
+        name = WIDGET_KINDS.get(kind, kind)
+        if len(parameters["levels"]) > 1:
+            name += f", {level:,} labels"
+        lines.append(row(name, *(f"{median[f'{key}_p50_ms@{at}']:.1f} / "
+                                 f"{median[f'{key}_p95_ms@{at}']:.1f}" for key, _ in phases),
+                         f"{median[f'model_ready_s@{at}']:.1f}"))
     return lines
 
 
@@ -169,6 +174,27 @@ def spreading_scope(report: dict) -> list[str]:
     return lines
 
 
+def image_features(report: dict) -> list[str]:
+    """How ``image_features``' default was chosen: each candidate's held-out accuracy."""
+    learners, points = report["learners"], [str(p) for p in report["points"]]
+    short = {"label_spreading": "spreading", "random_forest": "forest",
+             "logistic_regression": "logistic"}
+    lines = [f"`benchmarks/image_features.py`: held-out accuracy of the pool learner on "
+             f"each candidate feature set ({report['strategy']} sampling), median of seeds "
+             f"{', '.join(map(str, report['seeds']))}, at {' / '.join(points)} labels; the "
+             f"default is {' + '.join(report['default_parts'])}:", "",
+             row("data", "features", *(short.get(n, n) for n in learners)),
+             row(*["---"] * (len(learners) + 2))]
+    for data, candidates in report["medians"].items():
+        for candidate, by_learner in candidates.items():
+            lines.append(row(data, candidate, *(" / ".join(
+                f"{by_learner[n][p]['median']:.1%}" for p in points) for n in learners)))
+    timing = ", ".join(f"{what} {entry['median_s']:.1f} s"
+                       for what, entry in report["timing_10000_images"].items()
+                       if isinstance(entry, dict))
+    return [*lines, "", f"10,000 images, one thread: {timing}."]
+
+
 def payment_latency(report: dict) -> list[str]:
     m, p = report["median"], report["parameters"]
     lines = [f"`benchmarks/payment_latency.py --aged {p['aged']}`, median of {p['runs']} "
@@ -219,6 +245,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], list[str]]]] = {
     "payment_latency": ("Payments", payment_latency),
     "near_duplicates": ("Near-duplicates", near_duplicates),
     "spreading_scope": ("When label spreading helps", spreading_scope),
+    "image_features": ("Image features", image_features),
 }
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, then every test. Extra arguments go to pytest.
 # The browser tests drive Debian's chromium: it is installed here when it is missing, and
-# so are the npm packages of tests/alby (an L402 client by others) and Node to run them.
+# so are the npm packages of tests/alby (an L402 client by others) and Node to run them,
+# and Debian's fortunes (a real text data set, tests/widget/test_examples.py).
 # --quick (first): the fast lane for the edit loop: lint and the tests not marked slow,
 # no notebooks and no browser (under 2 minutes on 2 cores). CI runs the whole suite.
 set -euo pipefail
@@ -45,6 +46,14 @@ ensure_chromium() {
     apt_install "the browser tests" .venv/chromium-install.log chromium
 }
 
+# Debian's fortune files: the text data set of alsats_widget.examples.load_fortunes.
+ensure_fortunes() {
+    if [ -f /usr/share/games/fortunes/startrek ]; then
+        return 0
+    fi
+    apt_install "the fortunes data set" .venv/fortunes-install.log fortunes
+}
+
 # Install the npm packages tests/alby pins (no lock file: it would name a registry)
 # unless node_modules is newer than package.json; Debian's nodejs and npm if missing.
 ensure_node_packages() {
@@ -73,6 +82,7 @@ if [ "${1:-}" = "--quick" ]; then
 fi
 
 ensure_venv "test"
+ensure_fortunes
 [ ${#quick[@]} -gt 0 ] || ensure_chromium
 [ ${#quick[@]} -gt 0 ] || ensure_node_packages
 ruff check .

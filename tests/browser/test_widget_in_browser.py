@@ -71,7 +71,7 @@ def test_a_person_labels_in_the_browser_and_pays_per_label(ui, jupyter, page, tr
     widget = open_and_run_all(page, jupyter.page(UI_PAGES[ui].format(NOTEBOOK)))
     shots = tmp_path / "screenshots"
     page.screenshot(path=shots / f"{ui}-start.png")
-    sample, plot = widget.locator("img.alsats-sample"), widget.locator("img.alsats-plot")
+    sample, plot = widget.locator(".alsats-sample img"), widget.locator("img.alsats-plot")
     expect(plot).to_have_attribute("src", re.compile(r"^(blob|data):"))  # an empty plot
     first_plot = plot.get_attribute("src")
     wait_for_status(widget, labels=0, skipped=0)
@@ -177,7 +177,7 @@ def open_and_run_all(page: Page, url: str) -> Locator:
     run_all_cells(page)
     widget = page.locator(".alsats-labeling")
     try:
-        expect(widget.locator("img.alsats-sample")).to_have_attribute(
+        expect(widget.locator(".alsats-sample img")).to_have_attribute(
             "src", re.compile(r"^(blob|data):"), timeout=FIRST_WAIT_MS)
     except AssertionError as error:
         outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
