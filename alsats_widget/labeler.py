@@ -403,7 +403,11 @@ class Labeler:
                 self._evaluate_after = time.monotonic() + EVALUATE_AGAIN_SECONDS
             if result["predicted"] is not None:
                 accuracy = float(np.mean(np.asarray(result["predicted"]) == self._holdout[1]))
-                self.holdout_accuracy.append((len(self.given), self._msat_spent(), accuracy))
+                point = (len(self.given), self._msat_spent(), accuracy)
+                if self.holdout_accuracy and self.holdout_accuracy[-1][0] == point[0]:
+                    self.holdout_accuracy[-1] = point  # a newer model, at the same labels
+                else:
+                    self.holdout_accuracy.append(point)
 
     def _refresh_balance(self) -> None:
         try:

@@ -45,11 +45,20 @@ class JupyterServer:
         return f"{self.url}/{path.lstrip('/')}?token={self.token}"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_started()
+
+    def launch(self) -> None:
+        """Start the server's process without waiting for it to answer, so a test can do
+        other work meanwhile (from a thread that lives on: the process dies with the
+        thread that started it)."""
         self.home.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 self._command(), env=self._environment(), cwd=self.root, stdout=log,
                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+
+    def wait_started(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:

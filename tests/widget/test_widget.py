@@ -165,6 +165,8 @@ def test_simulate_clicks_true_labels_and_the_plot_and_held_out_accuracy_climb(ma
     rolling = widget.labeler.rolling_accuracy(20)
     held_out = widget.labeler.holdout_accuracy
     assert held_out[-1][0] == 40 and held_out[-1][2] > 0.6  # a real model, learning
+    counts = [labels for labels, _, _ in held_out]
+    assert counts == sorted(set(counts))  # one point per label count: the newest model's
     guessed = [g for g in given if g.predicted is not None]  # the first picks had no model
     assert len(rolling) == len(guessed) > 20
     recent = guessed[-20:]
