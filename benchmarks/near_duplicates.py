@@ -72,7 +72,8 @@ def plain_top(learner: PoolLearner, k: int) -> list[int]:
 
 def one_seed(images: np.ndarray, labels: np.ndarray, originals: int, rounds: int,
              seed: int) -> dict:
-    learner = PoolLearner(images, list(range(10)), random_state=seed)
+    learner = PoolLearner(images, list(range(10)), estimator="label_spreading",
+                          random_state=seed)
     start = np.random.default_rng(seed).choice(len(labels), START, replace=False)
     learner.teach_many(start.tolist(), labels[start].tolist())
     with_rule, without = [], []
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": time.perf_counter() - started,
         "parameters": {"rounds": args.rounds, "queue": QUEUE, "random_start": START,
                        "seeds": args.seeds, "pool": pool.source,
-                       "learner": "pool mode's defaults (label_spreading, margin)"},
+                       "learner": "label_spreading, margin (pool mode's strategy)"},
         "environment": {"python": sys.version.split()[0], "platform": platform.platform(),
                         "cpu_count": os.cpu_count()},
         "median": median, "runs": runs,

@@ -34,7 +34,7 @@ def labels(entry: dict) -> str:
 
 
 def label_efficiency(report: dict) -> list[str]:
-    names = {"new": "label spreading, margin sampling (pool mode's default)",
+    names = {"new": "label spreading, margin sampling (what auto chooses on digits)",
              "random": "label spreading, labels picked at random",
              "seed": "the seed's setting: random forest, uncertainty sampling"}
     parameters = report["parameters"]
@@ -174,11 +174,53 @@ def spreading_scope(report: dict) -> list[str]:
     return lines
 
 
+OWN_DATA_MARKER = "<!-- own data table -->"  # where docs/guides/learner.md shows it
+SHORT = {"label_spreading": "spreading", "random_forest": "forest",
+         "logistic_regression": "logistic", "label_spreading+random_forest": "blend"}
+
+
+def own_data(report: dict) -> list[str]:
+    p = report["parameters"]
+    learners = p["learners"]
+    lines = [f"`benchmarks/own_data.py`: held-out accuracy after active learning from no "
+             f"label ({p['strategy']} sampling, the pool learner's own queries), median of "
+             f"seeds {', '.join(map(str, p['seeds']))}; the default is `{p['default']}`. "
+             f"\"default - best\" is in points, against the best of the three others "
+             f"(the bar: {p['bar_points']:g} or better); \"it chose\" is what the default "
+             f"had chosen, per seed:", "",
+             row("data", "labels", *(n.replace("_", " ") for n in learners),
+                 "the default", "default - best", "it chose"),
+             row(*["---"] * (len(learners) + 5))]
+    for name, entry in report["datasets"].items():
+        for point, cell in entry["points"].items():
+            shown = f"{point} (all)" if cell["whole_pool"] else point
+            chose = ", ".join(SHORT.get(c, str(c)) for c in cell["default_chose"])
+            lines.append(row(name, shown, *(f"{cell[a]['median']:.1%}" for a in learners),
+                             f"{cell['default']['median']:.1%}",
+                             f"{cell['default_minus_best'] * 100:+.1f}", chose))
+    lines += ["", "Why the default asks checks: each learner at 100 labels (or the whole "
+              "pool), right on held-out samples / right on the questions it asked itself, "
+              "cross-validated:", "", row("data", *(n.replace("_", " ") for n in learners)),
+              row(*["---"] * (len(learners) + 1))]
+    for name, entry in report["datasets"].items():
+        cell = entry["points"][min(entry["points"], key=lambda p: abs(int(p) - 100))]
+        lines.append(row(name, *(f"{cell[a]['median']:.0%} / "
+                                 f"{cell[a]['own_questions']['median']:.0%}"
+                                 for a in learners)))
+    fits = report["fit_at_300_labels_10k_pool"]
+    if fits:
+        lines += ["", "One fit at 300 labels on the demo's 10,000-digit pool (median of "
+                  "3, one thread; the server fits in the background): " + ", ".join(
+                      f"{name.replace('_', ' ')} {fit['median_s'] * 1000:,.0f} ms"
+                      for name, fit in fits.items()) + "."]
+    return lines
+
+
 def image_features(report: dict) -> list[str]:
     """How ``image_features``' default was chosen: each candidate's held-out accuracy."""
     learners, points = report["learners"], [str(p) for p in report["points"]]
     short = {"label_spreading": "spreading", "random_forest": "forest",
-             "logistic_regression": "logistic"}
+             "logistic_regression": "logistic", "label_spreading+random_forest": "blend"}
     lines = [f"`benchmarks/image_features.py`: held-out accuracy of the pool learner on "
              f"each candidate feature set ({report['strategy']} sampling), median of seeds "
              f"{', '.join(map(str, report['seeds']))}, at {' / '.join(points)} labels; the "
@@ -246,6 +288,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], list[str]]]] = {
     "near_duplicates": ("Near-duplicates", near_duplicates),
     "spreading_scope": ("When label spreading helps", spreading_scope),
     "image_features": ("Image features", image_features),
+    "own_data": ("Your own data: the default learner", own_data),
 }
 
 
@@ -264,6 +307,12 @@ def render(results: Path = RESULTS) -> str:
         blocks.append("\n".join([f"### {heading}", "", *table(report), "",
                                  measured(report)]))
     return "\n\n".join(blocks) + "\n"
+
+
+def render_one(name: str, results: Path = RESULTS) -> str:
+    """One result's table alone (a guide shows it where it explains the figures)."""
+    report = json.loads((results / f"{name}.json").read_text())
+    return "\n".join([*TABLES[name][1](report), "", measured(report)]) + "\n"
 
 
 def main() -> int:

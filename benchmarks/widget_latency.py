@@ -19,7 +19,7 @@ The kinds (``--kinds``): X is what the server learns from, the items what a pers
 - ``table``: the 344 penguins (``load_penguins``) ten times over (3,440 rows), X
   ``table_features``, each item a DataFrame row.
 
-The session is pool mode's default: label spreading, margin sampling, fitted in the
+The session is pool mode's default: ``auto``, margin sampling, fitted in the
 background. A level's labels (true labels of seeded random samples) are written to a
 label file first, so the widget resumes them: one paid teach of them all. Once the widget
 has resumed, the benchmark waits until the server's model has caught up with the labels
@@ -521,8 +521,8 @@ def main(argv: list[str] | None = None) -> int:
             "mnist_files": dict(BUNDLED_SHA256),
             "price_msat": PRICE_MSAT, "block_size": 1, "prefetch": 8,
             "stack": "local_stack(): alsats-backend --simnet in a subprocess, loopback",
-            "session": "pool mode's defaults: label_spreading, margin sampling, fitted in "
-                       "the background",
+            "session": "pool mode's defaults: auto, margin sampling, fitted in the "
+                       "background",
         },
         "environment": {
             "python": sys.version.split()[0], "platform": platform.platform(),

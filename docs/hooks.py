@@ -6,6 +6,8 @@
 - The Benchmarks page: ``benchmarks/tables.py``'s tables, made from
   ``benchmarks/results/*.json``, in place of ``<!-- benchmark tables -->``, and the plots
   they show.
+- The learner guide: the own-data table alone (``tables.render_one("own_data")``), in
+  place of ``<!-- own data table -->``, beside the text that explains it.
 - The Robustness page: ``docs/robustness-table.md`` (written by ``bash scripts/test.sh
   --write-robustness``) in place of ``<!-- robustness table -->``.
 
@@ -32,6 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 OPENAPI_MARKER = "<!-- openapi -->"
 OPENAPI_PAGE, OPENAPI_FILE = "reference/http-api.md", "openapi.json"
 BENCHMARKS_PAGE = "benchmarks.md"
+LEARNER_PAGE = "guides/learner.md"
 ROBUSTNESS_PAGE, ROBUSTNESS_MARKER = "robustness.md", "<!-- robustness table -->"
 ROBUSTNESS_TABLE = REPO / "docs" / "robustness-table.md"
 
@@ -66,6 +69,9 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if page.file.src_uri == BENCHMARKS_PAGE:
         module = tables()
         return replace(markdown, module.MARKER, module.render(), page)
+    if page.file.src_uri == LEARNER_PAGE:
+        module = tables()
+        return replace(markdown, module.OWN_DATA_MARKER, module.render_one("own_data"), page)
     if page.file.src_uri == ROBUSTNESS_PAGE:
         return replace(markdown, ROBUSTNESS_MARKER, ROBUSTNESS_TABLE.read_text(), page)
     return markdown

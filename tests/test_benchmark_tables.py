@@ -50,7 +50,7 @@ def test_the_tables_say_what_the_results_say(results) -> None:
     edit(results / "throughput.json", lambda r: r["median"].update(c10_payg_ips=4242.4))
     edit(results / "payment_latency.json", lambda r: r["target"].update(met=False))
     after = tables.render(results)
-    assert "| label spreading, margin sampling (pool mode's default) | 12,345 (" in after
+    assert "| label spreading, margin sampling (what auto chooses on digits) | 12,345 (" in after
     assert "| iterations per second, pay as you go / prepaid | 4242 / " in after
     assert "is not met" in after and "is not met" not in before
 
@@ -64,3 +64,17 @@ def test_a_result_without_a_table_or_a_table_without_a_result_is_refused(results
     (results / "memory.json").unlink()
     with pytest.raises(ValueError, match="tables with no result: \\['memory'\\]"):
         tables.render(results)
+
+
+def test_the_own_data_table_shows_every_point_and_the_guide_gets_it_alone(results) -> None:
+    tables = tables_module()
+    report = json.loads((results / "own_data.json").read_text())
+    name, entry = next(iter(report["datasets"].items()))
+    point = next(iter(entry["points"]))
+    edit(results / "own_data.json",
+         lambda r: r["datasets"][name]["points"][point].update(default_minus_best=-0.123))
+    alone = tables.render_one("own_data", results)
+    assert f"| {name} | {point}" in alone and "| -12.3 |" in alone
+    rows = [line for line in alone.splitlines() if line.startswith(f"| {name} |")]
+    assert len(rows) == len(entry["points"]) + 1  # and its line of the second table
+    assert alone.strip() in tables.render(results)

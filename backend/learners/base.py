@@ -58,3 +58,12 @@ class SessionLearner:
         """
         with self._lock:
             return self._model.portable() if self._model.__sklearn_is_fitted__() else None
+
+    @property
+    def choice(self) -> dict | None:
+        """What ``auto`` chose for the newest model (estimator) and why (scores: each
+        candidate's accuracy on the checks, n_checks of n_labels); None for a named
+        estimator, or while the model knows nothing."""
+        with self._lock:
+            choice = getattr(self._model, "choice_", None)
+        return None if choice is None else choice.as_dict()

@@ -1,11 +1,13 @@
 """Pool mode (the widget's): the pool is uploaded once, then query -> teach, one by one.
 
 The learner keeps the pool and the human's labels (pool index -> label) in memory and
-fits a fresh model on them after every change: by default label spreading over the
-pool's neighbour graph (built once per pool), or a supervised estimator on the labeled
-samples alone. Labeled samples are fitted in index order, so the model depends on the
-set of labels, not on the order they came in: undoing a label gives back exactly the
-model from before it.
+fits a fresh model on them after every change: label spreading over the pool's
+neighbour graph (built once per pool), a supervised estimator on the labeled samples
+alone, or by default (``auto``) whichever candidate predicts best the labels kept as
+checks: then past the first 30 labels one question in four is a sample of a seeded
+random order of the pool, which no model chose (``choice.py``). Labeled samples are
+fitted in index order, so the model depends on the set of labels, not on the order they
+came in: undoing a label gives back exactly the model from before it.
 
 With ``background=True`` (the server's setting) fits run on a shared pool of threads and
 nothing waits for them: teach returns once the label is kept, and a query ranks with the
@@ -34,10 +36,11 @@ import numpy as np
 
 from ..config import DEFAULT_POOL_RULES, PoolRules
 from .base import SessionLearner
+from .choice import check_ranks, checks_due, next_checks
 from .diversity import diverse_sampling
 from .errors import LearnerError
 from .model import SessionClassifier
-from .registry import DEFAULT_POOL_ESTIMATOR, DEFAULT_POOL_STRATEGY, POOL_ONLY
+from .registry import AUTO, DEFAULT_POOL_ESTIMATOR, DEFAULT_POOL_STRATEGY, POOL_ONLY
 from .spreading import UNLABELED, GraphSpreading
 from .strategies import Answered, top_k
 from .validation import (
@@ -84,6 +87,9 @@ class PoolLearner(SessionLearner):
         self._background = background
         self._graph: GraphSpreading | None = None  # the pool's neighbour graph, built once
         self._graph_lock = threading.Lock()
+        # auto asks some questions in a random order, to score its candidates fairly
+        self._check_ranks = check_ranks(len(self._pool), random_state) \
+            if self._estimator == AUTO else None
         self._labels: dict[int, int] = {}  # pool index -> position in classes
         self._model = self._new_model()
         self._model_version = 0  # the labels version the model was fitted on
@@ -109,10 +115,11 @@ class PoolLearner(SessionLearner):
         """A fresh model on `labels`, fitted in index order."""
         index = np.fromiter(sorted(labels), dtype=np.int64, count=len(labels))
         codes = np.fromiter((labels[i] for i in index), dtype=np.int64, count=len(index))
-        if self._estimator in POOL_ONLY:
+        if self._estimator in POOL_ONLY:  # spreading, or auto (which may choose it)
             spread = np.full(len(self._pool), UNLABELED, dtype=np.int64)
             spread[index] = codes
-            return self._new_model().fit_spread(self._neighbour_graph(), spread)
+            return self._new_model().fit_pool(self._neighbour_graph(), self._pool, spread,
+                                              self._check_ranks)
         return self._new_model().fit(self._pool[index], self._class_array[codes])
 
     def _commit(self, labels: dict[int, int]) -> None:
@@ -193,21 +200,36 @@ class PoolLearner(SessionLearner):
                         "top_classes": None} for i in picked]
         else:
             answered = Answered(model.predict_proba(self._pool), model.classes_)
-            scores = self._measure(answered, self._pool)
+            uncertainty = self._measure(answered, self._pool)
+            scores = uncertainty.copy()
             scores[taken] = -np.inf
-            picked = self._pick(scores, k, recent=np.union1d(excluded, unseen))
+            checks = self._checks(labeled, taken, k)
+            scores[checks] = -np.inf
+            recent = np.union1d(np.union1d(excluded, unseen), checks)
+            picked = np.concatenate([checks, self._pick(scores, k - len(checks), recent)])
             samples = [
-                {"index": int(i), "uncertainty": float(scores[i]),
+                {"index": int(i), "uncertainty": float(uncertainty[i]),
                  **_guesses(answered.proba[i], model.classes_)}
                 for i in picked
             ]
         return {"samples": samples, "model_version": model_version, "labels_version": version}
+
+    def _checks(self, labeled: np.ndarray, taken: np.ndarray, k: int) -> np.ndarray:
+        """The checks due among the next k questions (auto only): samples in the
+        learner's random order, asked first so that a person labeling one at a time
+        meets them too."""
+        if self._check_ranks is None:
+            return np.empty(0, dtype=np.int64)
+        due = checks_due(self._check_ranks, labeled, k)
+        return next_checks(self._check_ranks, len(labeled), taken, due)
 
     def _pick(self, scores: np.ndarray, k: int, recent: np.ndarray) -> np.ndarray:
         """The k best scores, skipping the graph neighbours of samples picked before
         them or `recent`; near-duplicates fill in only if nothing else is left."""
         order = top_k(scores, len(scores), self._random_state)
         order = order[np.isfinite(scores[order])]
+        if k <= 0:
+            return order[:0]
         if (k == 1 and not len(recent)) or len(order) <= k:
             return order[:k]
         graph = self._graph

@@ -16,7 +16,8 @@ from .strategies import Measure, entropy_score, margin_score, uncertainty_score
 
 DEFAULT_ESTIMATOR = "random_forest"  # streamed mode, the seed's
 DEFAULT_STRATEGY = "uncertainty"
-DEFAULT_POOL_ESTIMATOR = "label_spreading"  # pool mode: it learns from the pool itself
+AUTO = "auto"  # pool mode: whichever candidate predicts best the labels kept as checks
+DEFAULT_POOL_ESTIMATOR = AUTO
 DEFAULT_POOL_STRATEGY = "margin"
 
 
@@ -40,13 +41,20 @@ def _label_spreading(random_state: int) -> ClassifierMixin:
     return GraphSpreading(random_state=random_state)
 
 
+def _auto(random_state: int) -> ClassifierMixin:
+    from .auto import AutoClassifier  # it chooses among the estimators named here
+
+    return AutoClassifier(random_state=random_state)
+
+
 ESTIMATORS: dict[str, Callable[[int], ClassifierMixin]] = {
     "random_forest": _random_forest,
     "gradient_boosting": _gradient_boosting,
     "logistic_regression": _logistic_regression,
     "label_spreading": _label_spreading,
+    AUTO: _auto,
 }
-POOL_ONLY = frozenset({"label_spreading"})  # they need the unlabeled pool to learn from
+POOL_ONLY = frozenset({"label_spreading", AUTO})  # they need the unlabeled pool to learn from
 
 STRATEGIES: dict[str, Measure] = {
     "uncertainty": uncertainty_score,

@@ -36,9 +36,10 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.decomposition import PCA
-from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
+from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import Normalizer
+from sklearn.semi_supervised import LabelSpreading
 from sklearn.svm import SVC
 from sklearn.utils.validation import check_array, check_is_fitted
 
@@ -156,21 +157,36 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
                 sample_weight=self.label_distributions_[rows].max(axis=1))
         return self._readout
 
-    def to_pipeline(self, classes: np.ndarray | None = None) -> Pipeline:
+    def to_pipeline(self, classes: np.ndarray | None = None,
+                    readout: bool | None = None) -> Pipeline:
         """What ``predict`` does for new samples as a plain scikit-learn pipeline
         (normalizer, this PCA, the readout or a neighbours' vote on the spread labels),
         for those who load models trusting scikit-learn's types only. ``classes``
-        renames ``classes_`` (e.g. codes to a session's labels)."""
+        renames ``classes_`` (e.g. codes to a session's labels); ``readout=False`` ends
+        in the neighbours' soft vote, which has probabilities, whatever ``self.readout``."""
         check_is_fitted(self, "label_distributions_")
         names = self.classes_ if classes is None else np.asarray(classes)
-        if self.readout:
+        if self.readout if readout is None else readout:
             last = copy.deepcopy(self.readout_())
             last.classes_ = names  # SVC predicts classes_[its decision]
         else:
-            last = KNeighborsClassifier(n_neighbors=self.k_, weights="distance").fit(
-                self.neighbors_._fit_X, names[self.label_distributions_.argmax(axis=1)])
+            last = self._soft_vote(names)
         steps = [Normalizer().fit(self.X_fit_[:1])] if self.normalize else []
         return make_pipeline(*steps, self.pca_, last)
+
+    def _soft_vote(self, names: np.ndarray) -> LabelSpreading:
+        """The neighbours' vote on the spread labels as scikit-learn's LabelSpreading
+        (knn kernel) answers new samples: the mean of their k nearest pool samples'
+        spread labels. It is set, not fitted: fitting would spread anew, over its own
+        graph."""
+        vote = LabelSpreading(kernel="knn", n_neighbors=self.k_)
+        vote.X_ = self.neighbors_._fit_X
+        vote.nn_fit = copy.copy(self.neighbors_).set_params(n_neighbors=self.k_)
+        vote.label_distributions_ = self.label_distributions_
+        vote.classes_ = names
+        vote.transduction_ = names[self.label_distributions_.argmax(axis=1)]
+        vote.n_features_in_ = vote.X_.shape[1]
+        return vote
 
     def _scaled(self, X: np.ndarray) -> np.ndarray:
         if not self.normalize:

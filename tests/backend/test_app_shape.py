@@ -5,6 +5,7 @@ from __future__ import annotations
 from backend.app import create_app
 from backend.keys import SESSIONS
 from backend.learners import ESTIMATORS, STRATEGIES
+from backend.learners.registry import DEFAULT_POOL_ESTIMATOR
 from backend.openapi import document
 
 
@@ -34,7 +35,7 @@ def test_openapi_names_the_learners_and_strategies_a_session_may_pick():
         "application/json"]["schema"]["properties"]
     assert fields["estimator"]["enum"] == list(ESTIMATORS)
     assert fields["strategy"]["enum"] == list(STRATEGIES)
-    assert "label_spreading in pool mode" in fields["estimator"]["description"]
+    assert f"{DEFAULT_POOL_ESTIMATOR} in pool mode" in fields["estimator"]["description"]
 
 
 async def test_info_publishes_the_pool_rules_the_server_checks(buyer, backend):

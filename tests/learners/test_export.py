@@ -46,7 +46,7 @@ def test_label_spreading_exports_plain_scikit_learn(names, digits) -> None:
     of scikit-learn's own types, predicting new samples exactly as the learner does."""
     mask = digits.y_train < 3
     X, y = digits.X_train[mask], np.asarray(names)[digits.y_train[mask]]
-    learner = PoolLearner(X, names)  # label_spreading, the default
+    learner = PoolLearner(X, names, estimator="label_spreading")
     learner.teach_many(list(range(0, len(X), 10)), y[::10].tolist())
     data = export_model(learner)
     untrusted = skops.io.get_untrusted_types(data=data)

@@ -17,22 +17,26 @@ def teach_first(learner: PoolLearner, y: np.ndarray, n: int) -> None:
     learner.teach_many(list(range(n)), y[:n].tolist())
 
 
-def test_label_spreading_is_pool_modes_default_and_learns_from_the_pool(digits) -> None:
+def test_pool_modes_default_learns_from_the_pool(digits) -> None:
+    """On images, the default (auto) spreads the labels over the pool, as label
+    spreading does, and beats a model of the labels alone."""
     X, y = digits.X_train, digits.y_train
-    spreading = PoolLearner(X, DIGITS)
+    default = PoolLearner(X, DIGITS)
     supervised = PoolLearner(X, DIGITS, estimator="logistic_regression")
     accuracy = []
-    for learner in (spreading, supervised):
+    for learner in (default, supervised):
         teach_first(learner, y, 30)
         learner.set_holdout(digits.X_test)
         accuracy.append(np.mean(learner.holdout_predictions()["predicted"] == digits.y_test))
-    assert spreading._estimator == DEFAULT_POOL_ESTIMATOR == "label_spreading"
+    assert default._estimator == DEFAULT_POOL_ESTIMATOR == "auto"
+    assert default.choice["estimator"] == "label_spreading"
     assert accuracy[0] > 0.9 > accuracy[1] + 0.03
 
 
-def test_streamed_mode_refuses_a_learner_that_needs_the_pool() -> None:
+@pytest.mark.parametrize("estimator", ["label_spreading", "auto"])
+def test_streamed_mode_refuses_a_learner_that_needs_the_pool(estimator) -> None:
     with pytest.raises(LearnerError, match="pool mode only"):
-        StreamLearner(DIGITS, estimator="label_spreading")
+        StreamLearner(DIGITS, estimator=estimator)
 
 
 class HeldFits:
@@ -105,7 +109,7 @@ def twins(X: np.ndarray, copies: int, seed: int = 0) -> np.ndarray:
     return np.concatenate([X + rng.normal(0, 0.01, X.shape) for _ in range(copies)])
 
 
-@pytest.mark.parametrize("estimator", ["label_spreading", "random_forest"])
+@pytest.mark.parametrize("estimator", ["label_spreading", "random_forest", "auto"])
 def test_no_two_near_duplicates_in_one_answer(estimator, digits) -> None:
     n = 300
     pool, y = twins(digits.X_train[:n], 3), np.tile(digits.y_train[:n], 3)
