@@ -29,16 +29,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import multiprocessing
 import os
-import platform
 import queue
 import re
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -51,10 +48,8 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-import sklearn  # noqa: E402
 import threadpoolctl  # noqa: E402
-from report import rounded, summary_ms  # noqa: E402
+from report import environment, rounded, summary_ms  # noqa: E402
 
 from alsats_widget.datasets import (  # noqa: E402
     BUNDLED_SHA256,
@@ -127,20 +122,6 @@ def load_digits() -> tuple[Digits, Digits, dict]:
     pool, holdout = pool_and_holdout()
     data = {"pool": pool.source, "holdout": holdout.source, "files": dict(BUNDLED_SHA256)}
     return pool, holdout, data
-
-
-def environment() -> dict:
-    versions = {"python": sys.version.split()[0], "platform": platform.platform(),
-                "cpu_count": os.cpu_count(),
-                "usable_cpus": len(os.sched_getaffinity(0))
-                if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-                "numpy": np.__version__, "scipy": scipy.__version__,
-                "scikit-learn": sklearn.__version__}
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        versions["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-            text=True, check=True).stdout.strip()
-    return versions
 
 
 def run_jobs(jobs: list[tuple], worker, init_args: tuple, workers: int,

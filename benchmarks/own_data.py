@@ -34,12 +34,9 @@ when the default misses the bar somewhere. Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import multiprocessing
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -53,15 +50,13 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
     sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
-import scipy  # noqa: E402
-import sklearn  # noqa: E402
 import threadpoolctl  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from backend.learners import PoolLearner, check_pool, registry  # noqa: E402
 from backend.learners.choice import check_ranks, checks_due, choose  # noqa: E402
 from backend.learners.spreading import UNLABELED, GraphSpreading  # noqa: E402
-from benchmarks.report import rounded, write_json  # noqa: E402
+from benchmarks.report import environment, rounded, write_json  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "own_data.json"
 LEARNERS = ("label_spreading", "random_forest", "logistic_regression")
@@ -361,20 +356,6 @@ def print_table(summary: dict) -> None:
             chose = ",".join(str(c) for c in cell["default_chose"])
             print(f"{name[:25]:<26}{point:>7}{figures}{cell['default_minus_best'] * 100:>+15.1f}"
                   f"  {chose}{mark}")
-
-
-def environment() -> dict:
-    versions = {"python": sys.version.split()[0], "platform": platform.platform(),
-                "cpu_count": os.cpu_count(),
-                "usable_cpus": len(os.sched_getaffinity(0))
-                if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-                "numpy": np.__version__, "scipy": scipy.__version__,
-                "scikit-learn": sklearn.__version__}
-    with contextlib.suppress(OSError, subprocess.CalledProcessError):
-        versions["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-            text=True, check=True).stdout.strip()
-    return versions
 
 
 # -- main ---------------------------------------------------------------------------------

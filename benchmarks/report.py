@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import platform
 import statistics
+import subprocess
+import sys
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -58,3 +65,22 @@ def write_json(path: Path, report: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path} ({report['wall_seconds']:.1f}s)")
+
+
+def environment() -> dict:
+    """The machine, the versions a learner's figures depend on, and the commit."""
+    import numpy as np  # here: the benchmarks of payments need none of them
+    import scipy
+    import sklearn
+
+    versions = {"python": sys.version.split()[0], "platform": platform.platform(),
+                "cpu_count": os.cpu_count(),
+                "usable_cpus": len(os.sched_getaffinity(0))
+                if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                "numpy": np.__version__, "scipy": scipy.__version__,
+                "scikit-learn": sklearn.__version__}
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        versions["git_commit"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+            text=True, check=True).stdout.strip()
+    return versions

@@ -6,34 +6,15 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 from PIL import Image
 from sklearn.model_selection import train_test_split
 
-from alsats_widget import LabelingWidget
 from alsats_widget.examples import load_docstrings, load_penguins, load_photo_patches
 from alsats_widget.features import image_features, table_features, text_features
 
 from .test_widget import press, shown
 
 PRICE = 5
-
-
-@pytest.fixture
-def open_widget(stack, tmp_path):
-    made = []
-
-    def make(X, **options):
-        client = stack.client("bob", fee_limit_msat=0)
-        widget = LabelingWidget(client, X, label_file=tmp_path / f"{len(made)}.jsonl",
-                                **options)
-        made.append(widget)
-        return widget
-
-    yield make
-    for widget in made:
-        widget.close()
-        widget.labeler.client.close()
 
 
 def _layout(widget) -> tuple:

@@ -33,20 +33,13 @@ def digits():
 
 
 @pytest.fixture
-def make_widget(stack, digits, tmp_path):
-    made = []
-
+def make_widget(open_widget, digits, tmp_path):
+    """A widget on the digits (or `pool`), its labels in the test's one label file
+    unless told otherwise, so a second widget resumes the first's."""
     def make(client=None, label_file=None, pool=None, **options):
-        client = client or stack.client("bob", fee_limit_msat=0)
-        widget = LabelingWidget(client, digits[0] if pool is None else pool,
-                                label_file=label_file or tmp_path / "labels.jsonl", **options)
-        made.append(widget)
-        return widget
-
-    yield make
-    for widget in made:
-        widget.close()
-        widget.labeler.client.close()
+        return open_widget(digits[0] if pool is None else pool, client=client,
+                           label_file=label_file or tmp_path / "labels.jsonl", **options)
+    return make
 
 
 def press(widget, key, **fields):
