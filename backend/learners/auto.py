@@ -19,8 +19,8 @@ from .spreading import UNLABELED, GraphSpreading
 
 
 class AutoClassifier(ClassifierMixin, BaseEstimator):
-    """The best of label spreading, logistic regression and a random forest, by
-    cross-validation on the labeled samples; ``choice_`` says which and why."""
+    """The best of the candidates for X's kind of features (``choice.candidates_for``),
+    by cross-validation on the labeled samples; ``choice_`` says which and why."""
 
     def __init__(self, random_state: int = 0) -> None:
         self.random_state = random_state

@@ -226,10 +226,10 @@ class PoolLearner(SessionLearner):
     def _pick(self, scores: np.ndarray, k: int, recent: np.ndarray) -> np.ndarray:
         """The k best scores, skipping the graph neighbours of samples picked before
         them or `recent`; near-duplicates fill in only if nothing else is left."""
+        if k <= 0:
+            return np.empty(0, dtype=np.int64)
         order = top_k(scores, len(scores), self._random_state)
         order = order[np.isfinite(scores[order])]
-        if k <= 0:
-            return order[:0]
         if (k == 1 and not len(recent)) or len(order) <= k:
             return order[:k]
         graph = self._graph
