@@ -91,7 +91,10 @@ def test_holdout_exclude_and_a_forgotten_session(stack, digits):
         again = [s["index"] for s in client.query(5, exclude=first)["samples"]]
         assert not set(first) & set(again)
         client.teach_many(list(range(25)), [int(v) for v in y[:25]])
-        answer = client.holdout_predictions()
+        deadline = time.monotonic() + 30  # the model is fitted in the background
+        while (answer := client.holdout_predictions())["model_version"] < 1 \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert answer["model_version"] == 1 and len(answer["predicted"]) == 100
         assert client.credits_left == 5  # held-out predictions and queries are free
 
