@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +32,8 @@ from backend.lightning import (
 from .pool_check import PoolInputError, prepared_pool
 from .wallet import LightningWallet
 
+UPLOAD_CHUNK = 1 << 20  # bytes of a pool sent at a time
+Progress = Callable[[int, int], None]  # (bytes sent, bytes in all)
 MAX_PAYMENTS_PER_CALL = 3  # a call pays at most this many challenges before giving up
 
 
@@ -165,14 +167,16 @@ class AlsatsClient:
         except PoolInputError as exc:
             raise InputError(f"{exc} (nothing was sent or paid)") from None
 
-    def upload_pool(self, pool: Any) -> dict:
-        return self._call("PUT", "/pool", data=_npy(self.check_pool(pool)), cost=0,
-                          headers={"Content-Type": "application/octet-stream"})
-
-    def upload_holdout(self, x: Any) -> dict:
-        """Held-out samples (unlabeled: their labels stay here) for a free accuracy curve."""
-        return self._call("PUT", "/holdout", data=_npy(self.check_pool(x, "holdout")),
+    def upload_pool(self, pool: Any, progress: Progress | None = None) -> dict:
+        """The pool to label, streamed; ``progress(sent, total)`` is told in bytes."""
+        return self._call("PUT", "/pool", data=NpyBody(self.check_pool(pool), progress),
                           cost=0, headers={"Content-Type": "application/octet-stream"})
+
+    def upload_holdout(self, x: Any, progress: Progress | None = None) -> dict:
+        """Held-out samples (unlabeled: their labels stay here) for a free accuracy curve."""
+        return self._call("PUT", "/holdout",
+                          data=NpyBody(self.check_pool(x, "holdout"), progress), cost=0,
+                          headers={"Content-Type": "application/octet-stream"})
 
     def holdout_predictions(self) -> dict:
         """The newest model's predictions for the held-out samples (free)."""
@@ -406,10 +410,34 @@ def _offered(response: requests.Response) -> Any:
         return None
 
 
-def _npy(array: Any) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
+class NpyBody:
+    """An array's .npy bytes for requests to stream, a chunk at a time and never copied
+    whole (a million digits are 784 MB), telling ``progress(sent, total)`` as it goes.
+    Each iteration starts afresh, so a retried or re-paid request sends it all again;
+    its length gives the request a Content-Length, which lets the server refuse a body
+    too large before it is sent."""
+
+    def __init__(self, array: np.ndarray, progress: Progress | None = None,
+                 chunk: int = UPLOAD_CHUNK) -> None:
+        self._array = np.ascontiguousarray(array)
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, np.lib.format.header_data_from_array_1_0(self._array))
+        self._header = header.getvalue()
+        self._progress = progress or (lambda sent, total: None)
+        self._chunk = chunk
+
+    def __len__(self) -> int:
+        return len(self._header) + self._array.nbytes
+
+    def __iter__(self) -> Iterator[bytes]:
+        total = len(self)
+        yield self._header
+        data = memoryview(self._array).cast("B")
+        for start in range(0, len(data), self._chunk):
+            piece = data[start:start + self._chunk]
+            yield piece.tobytes()
+            self._progress(len(self._header) + start + len(piece), total)
 
 
 def _listed(values: Any) -> Any:

@@ -36,6 +36,7 @@ from .labelfile import GivenLabel, LabelFile
 
 SESSION_LOST = (409, 410)  # the learner is gone (the server restarted), or the session
 WORTH_RETRYING = (402, 408, 429, *SESSION_LOST)  # the 4xx answers that may pass on a retry
+UPLOAD_SHOWN_EVERY = 0.25  # seconds between two showings of the pool's upload
 EVALUATE_AGAIN_SECONDS = 0.25  # held-out accuracy of a model still fitting: asked again
 
 
@@ -75,6 +76,7 @@ class Status:
     connected: bool
     finished: bool
     problem: Problem | None
+    uploaded: tuple[int, int] | None = None  # (bytes sent, in all) while the pool goes up
 
 
 class Labeler:
@@ -107,6 +109,8 @@ class Labeler:
         self._paid_before = (replay.iterations_paid, replay.msat_spent)
         self._spent_at_start = (client.spending.iterations_bought, client.spending.total_msat)
         self._connected = False  # the server has the pool and every label in ``given``
+        self._uploaded: tuple[int, int] | None = None  # the pool's upload, while it runs
+        self._upload_shown = 0.0  # when its progress was last shown
         self._stale = True  # the queue was ranked before the newest labels
         self._sent_since_ranking = False
         self._rebuilt = False  # the session was rebuilt and nothing went through since
@@ -209,7 +213,8 @@ class Labeler:
                 credits_left=self.client.credits_left, balance_msat=self._balance_msat,
                 pending=len(self._outbox) + len(self._in_flight),
                 model_version=self._model_version, connected=self._connected,
-                finished=self._finished, problem=self.problem)
+                finished=self._finished, problem=self.problem,
+                uploaded=None if self._connected else self._uploaded)
 
     def _msat_spent(self) -> int:
         return self._paid_before[1] + self.client.spending.total_msat - self._spent_at_start[1]
@@ -303,7 +308,7 @@ class Labeler:
             with self._cond:
                 backlog = min(len(self.given), self._labels_per_payment())
             self.client.initialize(max(self.client.block_size, backlog))
-        self.client.upload_pool(self.pool)
+        self.client.upload_pool(self.pool, self._upload_progress)
         if self._holdout is not None:
             self.client.upload_holdout(self._holdout[0])
         with self._cond:
@@ -311,6 +316,15 @@ class Labeler:
             self._model_version, self._evaluated_version = 0, -1  # a new learner counts anew
             self._connected = True
             self._stale = True
+
+    def _upload_progress(self, sent: int, total: int) -> None:
+        """Show how much of the pool is up, a few times a second at most."""
+        with self._cond:
+            self._uploaded = (sent, total)
+        now = time.monotonic()
+        if sent == total or now - self._upload_shown >= UPLOAD_SHOWN_EVERY:
+            self._upload_shown = now
+            self._on_change(True)
 
     def _labels_per_payment(self) -> int:
         """As many labels per call as one payment within the per-payment cap can buy."""

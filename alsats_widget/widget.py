@@ -273,7 +273,11 @@ class LabelingWidget(widgets.VBox):
             self._set_progress(status)
 
     def _set_progress(self, status: Status) -> None:
-        if self._target:
+        if status.uploaded:  # the pool on its way: the bar shows how much is up
+            sent, total = status.uploaded
+            self._progress.value = sent / total
+            self._progress.description = "upload"
+        elif self._target:
             self._progress.value = min(1.0, status.labels / self._target)
             self._progress.description = f"{status.labels}/{self._target}"
         else:
@@ -463,11 +467,19 @@ def _status_html(status: Status) -> str:
             f"credits left {status.credits_left} · wallet {balance}{pending}")
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:,.1f} MB" if n < 10e6 else f"{n / 1e6:,.0f} MB"
+
+
 def _waiting_html(status: Status) -> str:
     if status.finished:
         return "Nothing left to label."
     if status.problem is not None:
         return "Stopped: see the message below."
+    if not status.connected and status.uploaded:
+        sent, total = status.uploaded
+        return (f"Connecting: sending the pool to the server… {sent / total:.0%} of "
+                f"{_megabytes(total)}")
     if not status.connected:
         return "Connecting: sending the pool to the server…"
     return "Waiting for the server's next pick…"

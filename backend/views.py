@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -13,9 +12,11 @@ import numpy as np
 from aiohttp import web
 
 from . import __version__
+from .config import Limits
 from .errors import json_error, too_large
 from .keys import CONFIG, EXECUTOR, NODE_INFO, PAYWALL, SESSIONS
 from .learners import PoolLearner, export_model
+from .npybody import read_npy
 from .openapi import document
 from .sessions import LiveSession, SessionGone, check_settings
 
@@ -93,7 +94,7 @@ async def upload_pool(request: web.Request) -> web.Response:
     """The session's pool; a new one replaces the learner, its labels and held-out set."""
     grant, live = await _paid_session(request, "pool")
     limits = request.app[CONFIG].limits
-    pool = await _read_npy(request, limits.max_pool_bytes)
+    pool = await _read_npy(request, limits, "pool")
     learner = await _off_loop(request, request.app[SESSIONS].attach_pool, live, pool,
                               limits.pool_rules())
     return web.json_response({"n_pool": learner.n_pool, "n_features": learner.n_features,
@@ -106,7 +107,7 @@ async def upload_holdout(request: web.Request) -> web.Response:
     grant, live = await _paid_session(request, "pool")
     learner = _pool(live)
     limits = request.app[CONFIG].limits
-    holdout = await _read_npy(request, limits.max_pool_bytes)
+    holdout = await _read_npy(request, limits, "holdout")
     result = await _off_loop(request, learner.set_holdout, holdout)
     return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
 
@@ -272,17 +273,12 @@ async def read_json(request: web.Request) -> dict:
     return body
 
 
-async def _read_npy(request: web.Request, limit: int) -> np.ndarray:
-    """One array from .npy bytes: never a pickle, never an archive."""
-    raw = await _read_body(request, limit)
-    try:
-        array = np.load(io.BytesIO(raw), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise json_error(web.HTTPBadRequest, f"the body is not a NumPy .npy array: {exc}") \
-            from None
-    if not isinstance(array, np.ndarray):
-        raise json_error(web.HTTPBadRequest, "the body must be one .npy array, not an archive")
-    return array
+async def _read_npy(request: web.Request, limits: Limits, name: str) -> np.ndarray:
+    """One array from .npy bytes, read into place as they arrive (npybody.py)."""
+    limit = limits.max_pool_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit, request.content_length)
+    return await read_npy(request.content, limit, limits.pool_rules(), name)
 
 
 def _no_constant(name: str) -> None:

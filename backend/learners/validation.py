@@ -176,28 +176,43 @@ def check_pool(
     """A pool (or a held-out set, ``name``) as a fresh (n, d) array; images (n, h, w) and
     (n, h, w, c) are flattened to (n, h*w*c). uint8 stays uint8, floats become float32."""
     arr = _as_numeric_array(pool, name, rules.max_samples)
-    if arr.dtype.name not in rules.dtypes:
-        raise LearnerError(
-            f"{name} must hold {_either(rules.dtypes)} values: got {arr.dtype.name} "
-            "(convert it first, e.g. X.astype(numpy.float32))"
-        )
-    if arr.ndim == 4 and arr.shape[3] not in rules.channels:
-        raise LearnerError(
-            f"{name} images must have {_either(map(str, rules.channels))} channels: "
-            f"got shape {arr.shape}"
-        )
-    if arr.ndim not in (2, 3, 4):
-        raise LearnerError(
-            f"{name} must be an array of shape {_either(rules.shapes)}: got shape {arr.shape}"
-        )
+    check_pool_shape(arr.shape, arr.dtype, rules, name=name)
     arr = arr.reshape(arr.shape[0], math.prod(arr.shape[1:]))  # -1 fails for 0 samples
-    if arr.size > rules.max_values:
-        raise LearnerError(
-            f"{name} has {arr.size} values ({arr.shape[0]} x {arr.shape[1]}), "
-            f"at most {rules.max_values} are allowed"
-        )
     kept = np.uint8 if arr.dtype == np.uint8 else np.float32
     return _check_matrix(arr, name, None, rules.max_samples, rules.max_features, dtype=kept)
+
+
+def check_pool_shape(shape: tuple[int, ...], dtype: np.dtype, rules: PoolRules = DEFAULT_POOL_RULES,
+                     *, name: str = "pool") -> None:
+    """The checks a pool passes by its shape and dtype alone, so that an upload is refused
+    from its .npy header, before its body is read (``check_pool`` runs them too)."""
+    dtype = np.dtype(dtype)
+    if dtype.name not in rules.dtypes:
+        raise LearnerError(
+            f"{name} must hold {_either(rules.dtypes)} values: got {dtype.name} "
+            "(convert it first, e.g. X.astype(numpy.float32))"
+        )
+    if len(shape) == 4 and shape[3] not in rules.channels:
+        raise LearnerError(
+            f"{name} images must have {_either(map(str, rules.channels))} channels: "
+            f"got shape {tuple(shape)}"
+        )
+    if len(shape) not in (2, 3, 4):
+        raise LearnerError(
+            f"{name} must be an array of shape {_either(rules.shapes)}: got shape {tuple(shape)}"
+        )
+    if shape[0] > rules.max_samples:
+        raise LearnerError(f"{name} has {shape[0]} samples, at most {rules.max_samples} "
+                           "are allowed")
+    features = math.prod(shape[1:])
+    if features > rules.max_features:
+        raise LearnerError(f"{name} has {features} features, at most {rules.max_features} "
+                           "are allowed")
+    if shape[0] * features > rules.max_values:
+        raise LearnerError(
+            f"{name} has {shape[0] * features} values ({shape[0]} x {features}), "
+            f"at most {rules.max_values} are allowed"
+        )
 
 
 def _either(options: Any) -> str:

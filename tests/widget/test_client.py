@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -22,7 +23,7 @@ from alsats_widget import (
     UnexpectedInvoiceError,
     local_stack,
 )
-from alsats_widget.client import InputError
+from alsats_widget.client import InputError, NpyBody
 
 PRICE = 7
 
@@ -79,6 +80,33 @@ def test_pool_mode_query_teach_undo_and_model(stack, digits):
         client.undo(index)
         assert client.session_info()["n_labeled"] == 9
         assert len(client.download_model()) > 1000
+
+
+def test_the_pool_streams_with_progress(stack):
+    """A pool goes up in chunks, never copied whole, and progress counts up to its size."""
+    pool = np.random.default_rng(0).integers(0, 256, (3000, 784), dtype=np.uint8)
+    told: list[tuple[int, int]] = []
+    with stack.client("bob", mode="pool") as client:
+        assert client.upload_pool(pool, lambda sent, total: told.append((sent, total))) \
+            == {"n_pool": 3000, "n_features": 784, "credits_left": 1, "relearn_free": 0}
+    sizes = {total for _, total in told}
+    assert sizes == {len(npy_bytes(pool))} and len(told) == 3  # 2.35 MB in 1 MiB chunks
+    assert [sent for sent, _ in told] == sorted({sent for sent, _ in told})
+    assert told[-1][0] == told[-1][1]
+
+
+@pytest.mark.parametrize("array", [np.arange(12, dtype=np.uint8).reshape(3, 4),
+                                   np.asfortranarray(np.eye(5, 3, dtype=np.float32))])
+def test_an_npy_body_is_numpys_bytes_every_time_it_is_read(array):
+    body = NpyBody(array, chunk=7)
+    assert len(body) == len(npy_bytes(array))
+    assert b"".join(body) == b"".join(body) == npy_bytes(np.ascontiguousarray(array))
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def test_holdout_exclude_and_a_forgotten_session(stack, digits):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 
 import numpy as np
@@ -40,6 +41,30 @@ def make_widget(open_widget, digits, tmp_path):
         return open_widget(digits[0] if pool is None else pool, client=client,
                            label_file=label_file or tmp_path / "labels.jsonl", **options)
     return make
+
+
+def test_the_pool_upload_shows_its_progress(make_widget, digits, stack):
+    """While the pool goes up (1.3 MB here, two chunks), the bar and the waiting line say
+    how much of it is sent; once connected, the bar is the labels' again."""
+    descriptions, lines = [], []
+    pool = np.tile(digits[0], (50, 1, 1))  # 20,000 8x8 digits
+    client, watching = stack.client("bob", fee_limit_msat=0), threading.Event()
+    upload = client.upload_pool
+
+    def upload_once_watched(pool, progress=None):
+        watching.wait(30)
+        return upload(pool, progress)
+
+    client.upload_pool = upload_once_watched
+    widget = make_widget(client=client, pool=pool, target_labels=5)
+    widget._progress.observe(lambda change: descriptions.append(change.new),
+                             names="description")
+    widget._guess.observe(lambda change: lines.append(change.new), names="value")
+    watching.set()
+    assert widget.labeler.wait_for_sample() is not None
+    assert descriptions[0] == "upload" and descriptions[-1] == "0/5"
+    shown = [line for line in lines if "% of" in line]
+    assert shown and shown[-1] == "Connecting: sending the pool to the server… 100% of 1.3 MB"
 
 
 def press(widget, key, **fields):
