@@ -17,11 +17,13 @@ kind (the vocabulary, scaling and categories learned from ``data``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import ndimage
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import TruncatedSVD
@@ -31,7 +33,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, Normalizer, OneHotEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["ImageFeaturizer", "image_features", "table_features", "text_features"]
+__all__ = ["ImageFeaturizer", "StrokeFeaturizer", "image_features", "stroke_features",
+           "table_features", "text_features"]
 
 TEXT_COMPONENTS = 100  # LSA dimensions: 50 to 200 did as well on docstrings and fortunes
 MISSING = "(missing)"  # the category a missing categorical value becomes
@@ -196,6 +199,84 @@ class ImageFeaturizer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEst
         return np.concatenate(parts, axis=1) / np.sqrt(len(parts))
 
 
+class StrokeFeaturizer(TransformerMixin, BaseEstimator):
+    """Grey drawings of strokes (handwritten digits and letters, symbols, sketches) to
+    vectors whose nearest neighbours are the same character.
+
+    Raw pixels put a slanted 1 far from an upright one and a thin 7 far from a bold one.
+    So each image is first deskewed (``deskew``: sheared so that its ink's second moments
+    have no slant, as LeCun et al. 1998 did for MNIST) and blurred (``blur``, a Gaussian
+    of that many pixels: strokes a pixel apart then overlap), then described twice: its
+    pixels, and histograms of its gradients' orientations in cells of ``cell`` pixels
+    (HOG, Dalal and Triggs 2005: the strokes' directions, whatever their thickness). Each
+    part is scaled to unit length, and the whole. On MNIST (``benchmarks/
+    label_efficiency.py``) 97% of a 10-nearest-neighbour graph's edges join two digits of
+    one class with these features, against 93.5% with raw pixels, and label spreading
+    passes 95% with a few dozen labels instead of about a hundred.
+
+    Images are (n, h, w) grey, (n, h, w, 1), or colour (n, h, w, 3|4) made grey; uint8
+    0..255 or float 0..1; h and w at least 2 ``cell``. It learns nothing from the data.
+    """
+
+    def __init__(self, deskew: bool = True, blur: float = 1.0, cell: int = 4,
+                 orientations: int = 9) -> None:
+        self.deskew = deskew
+        self.blur = blur
+        self.cell = cell
+        self.orientations = orientations
+
+    def fit(self, X: Any, y: Any = None) -> StrokeFeaturizer:
+        """Check the parameters and the images' size (nothing is learned from them)."""
+        if not isinstance(self.cell, int | np.integer) or self.cell < 2:
+            raise ValueError(f"cell must be an integer of at least 2: got {self.cell!r}")
+        if not isinstance(self.orientations, int | np.integer) or self.orientations < 2:
+            raise ValueError(f"orientations must be an integer of at least 2: got "
+                             f"{self.orientations!r}")
+        if not isinstance(self.blur, int | float) or not 0 <= self.blur <= 10:
+            raise ValueError(f"blur must be a number of pixels from 0 to 10: got {self.blur!r}")
+        grey = _grey_images(X)
+        self.image_shape_ = grey.shape[1:]
+        rows, columns = (side // self.cell for side in self.image_shape_)
+        if rows < 2 or columns < 2:
+            raise ValueError(f"images of {self.image_shape_[0]} x {self.image_shape_[1]} "
+                             f"pixels are too small for cells of {self.cell}: at least "
+                             f"{2 * self.cell} a side (or a smaller cell)")
+        self.n_features_out_ = (math.prod(self.image_shape_)
+                                + 4 * self.orientations * (rows - 1) * (columns - 1))
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Each image's vector: (n, n_features_out_) float32, rows of unit length."""
+        check_is_fitted(self, "n_features_out_")
+        grey = _grey_images(X)
+        if grey.shape[1:] != self.image_shape_:
+            raise ValueError(f"images are {grey.shape[1]} x {grey.shape[2]} pixels; this "
+                             f"featurizer was fitted on {self.image_shape_[0]} x "
+                             f"{self.image_shape_[1]}")
+        out = np.empty((len(grey), self.n_features_out_), dtype=np.float32)
+        for start in range(0, len(grey), CHUNK):
+            out[start:start + CHUNK] = self._describe(grey[start:start + CHUNK])
+        return out
+
+    def _describe(self, grey: np.ndarray) -> np.ndarray:
+        images = grey.astype(np.float32) / 255
+        if self.deskew:
+            images = _deskewed(images)
+        if self.blur:
+            images = ndimage.gaussian_filter(images, (0, self.blur, self.blur))
+        parts = [_unit_rows(images.reshape(len(images), -1)),
+                 _unit_rows(_hog(images, self.orientations, self.cell))]
+        return np.concatenate(parts, axis=1) / np.sqrt(len(parts))
+
+
+def stroke_features(images: Any, **options: Any) -> tuple[np.ndarray, StrokeFeaturizer]:
+    """Grey drawings of strokes (digits, letters, symbols) as unit-length float32 vectors
+    whose neighbours are the same character (``StrokeFeaturizer``, which ``options``
+    set); ``transformer.transform`` describes held-out images alike."""
+    featurizer = StrokeFeaturizer(**options)
+    return featurizer.fit_transform(images), featurizer
+
+
 def image_features(images: Any, **options: Any) -> tuple[np.ndarray, ImageFeaturizer]:
     """Images of any size and colour as fixed-length, unit-length float32 vectors.
 
@@ -307,6 +388,46 @@ def _resized(images: np.ndarray | list[np.ndarray], size: int) -> np.ndarray:
     return out
 
 
+def _grey_images(images: Any) -> np.ndarray:
+    """(n, h, w) uint8 grey images from grey or colour arrays (or lists of them)."""
+    array = images if isinstance(images, np.ndarray) else np.asarray(images)
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    if array.ndim != 4 or array.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"images must be an array (n, h, w) grey or (n, h, w, 1|3|4): "
+                         f"got shape {array.shape}")
+    if len(array) == 0:
+        raise ValueError("images is empty: there is nothing to featurize")
+    if array.shape[-1] == 1:
+        return _as_uint8(array[..., 0], "images")
+    rgb = _rgb_array(array, "images", batch=True).astype(np.float32)
+    return np.rint(rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.uint8)
+
+
+def _deskewed(images: np.ndarray) -> np.ndarray:
+    """Each (h, w) image sheared along its rows so that its ink has no slant: the row
+    moved by alpha * (row - centre), alpha = cov(row, column) / var(row) of the ink."""
+    m, height, width = images.shape
+    row, column = np.mgrid[:height, :width].astype(np.float32)
+    ink = images.sum(axis=(1, 2)) + 1e-6
+    mean_row = (images * row).sum(axis=(1, 2)) / ink
+    mean_column = (images * column).sum(axis=(1, 2)) / ink
+    off_row = row[None] - mean_row[:, None, None]
+    var_row = (images * off_row ** 2).sum(axis=(1, 2)) / ink
+    cov = (images * off_row * (column[None] - mean_column[:, None, None])).sum(axis=(1, 2))
+    alpha = (cov / ink) / (var_row + 1e-6)
+    source = column[None] + alpha[:, None, None] * (row[None] - (height - 1) / 2)
+    left = np.floor(source).astype(np.int32)
+    share = (source - left).astype(np.float32)
+    picks = np.arange(m)[:, None, None], row.astype(np.int32)[None]
+
+    def at(columns: np.ndarray) -> np.ndarray:
+        inside = (columns >= 0) & (columns < width)
+        return np.where(inside, images[(*picks, np.clip(columns, 0, width - 1))], 0)
+
+    return ((1 - share) * at(left) + share * at(left + 1)).astype(np.float32)
+
+
 def _unit_rows(X: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     return X / np.maximum(norms, 1e-12)
@@ -323,10 +444,17 @@ def _colour_histogram(rgb: np.ndarray, bins: int) -> np.ndarray:
 
 
 def _gradient_histograms(rgb: np.ndarray, orientations: int, cells: int) -> np.ndarray:
-    """HOG: unsigned gradient orientations of the grey image, magnitude-weighted and
-    split between the two nearest bins, per cell, then L2-Hys over 2x2 cell blocks."""
-    m, size = len(rgb), rgb.shape[1]
+    """HOG of the grey image in a cells x cells grid (``_hog``)."""
     grey = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return _hog(grey, orientations, rgb.shape[1] // cells)
+
+
+def _hog(grey: np.ndarray, orientations: int, cell: int) -> np.ndarray:
+    """HOG of (m, h, w) grey images in cells of cell x cell pixels: unsigned gradient
+    orientations, magnitude-weighted and split between the two nearest bins, per cell,
+    then L2-Hys over 2x2 cell blocks (Dalal and Triggs, 2005)."""
+    m, height, width = grey.shape
+    rows, columns = height // cell, width // cell
     gy, gx = np.gradient(grey, axis=(1, 2))
     magnitude = np.hypot(gx, gy)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -339,16 +467,18 @@ def _gradient_histograms(rgb: np.ndarray, orientations: int, cells: int) -> np.n
     low = np.minimum(low.astype(np.int32), orientations - 1)  # pi itself, by rounding
     high = low + 1
     high[high == orientations] = 0
-    cell = np.arange(size, dtype=np.int32) // (size // cells)
-    cell_of_pixel = (cell[:, None] * cells + cell[None, :])[None]  # (1, size, size)
-    base = (np.arange(m, dtype=np.int32)[:, None, None] * cells * cells
+    row_cell = np.minimum(np.arange(height, dtype=np.int32) // cell, rows - 1)
+    column_cell = np.minimum(np.arange(width, dtype=np.int32) // cell, columns - 1)
+    cell_of_pixel = (row_cell[:, None] * columns + column_cell[None, :])[None]
+    base = (np.arange(m, dtype=np.int32)[:, None, None] * rows * columns
             + cell_of_pixel) * orientations
-    length = m * cells * cells * orientations
+    length = m * rows * columns * orientations
     hist = (np.bincount((base + low).ravel(), (magnitude * (1 - upper_share)).ravel(), length)
             + np.bincount((base + high).ravel(), (magnitude * upper_share).ravel(), length))
-    hist = hist.reshape(m, cells, cells, orientations)
+    hist = hist.reshape(m, rows, columns, orientations)
     blocks = np.concatenate([hist[:, :-1, :-1], hist[:, 1:, :-1], hist[:, :-1, 1:],
-                             hist[:, 1:, 1:]], axis=-1).reshape(m, (cells - 1) ** 2, -1)
+                             hist[:, 1:, 1:]], axis=-1).reshape(m, (rows - 1) * (columns - 1),
+                                                                -1)
     blocks = np.minimum(_unit_blocks(blocks), 0.2)  # L2-Hys: no one edge dominates
     return _unit_blocks(blocks).reshape(m, -1).astype(np.float32)
 

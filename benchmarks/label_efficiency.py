@@ -57,6 +57,7 @@ from alsats_widget.datasets import (  # noqa: E402
     Digits,
     pool_and_holdout,
 )
+from alsats_widget.features import stroke_features  # noqa: E402
 from backend.learners import PoolLearner, registry  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "label_efficiency.json"
@@ -65,6 +66,7 @@ DEFAULT_ARMS = ("random:label_spreading:random", "seed:random_forest:uncertainty
 CLASSES = list(range(10))
 RANDOM = "random"  # the strategy name of random sampling
 DEFAULT = "default"  # the registry's default estimator or strategy
+FEATURES = ("pixels", "strokes")
 
 
 class BenchmarkError(Exception):
@@ -494,6 +496,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="held-out accuracies to count labels to (0.9 0.95)")
     parser.add_argument("--at", nargs="+", type=int, default=[50, 100, 300],
                         help="label counts to report accuracy at (50 100 300)")
+    parser.add_argument("--features", choices=FEATURES, default="pixels",
+                        help="what the learner is given: the digits' pixels, or "
+                             "alsats_widget.features.stroke_features of them (pixels)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes running (arm, seed) runs side by side (2)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
@@ -517,6 +522,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def learned_from(pool: np.ndarray, holdout: np.ndarray,
+                 features: str) -> tuple[np.ndarray, np.ndarray]:
+    """The arrays the learner is given: the images, or their stroke features (the
+    featurizer is fitted on the pool, as in a notebook, and describes the held-out)."""
+    if features == "pixels":
+        return pool, holdout
+    pool_x, featurizer = stroke_features(pool)
+    return pool_x, featurizer.transform(holdout)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -533,9 +548,9 @@ def main(argv: list[str] | None = None) -> int:
                    for arm in args.arms for seed in args.seeds),
                   key=lambda job: (job[0].random, -job[0].max_labels))
     progress = Progress(sum(arm.max_labels - args.initial for arm, *_ in jobs), "labels")
+    pool_x, holdout_x = learned_from(pool.images, holdout.images, args.features)
     try:
-        runs = run_jobs(jobs, run_arm, (pool.images, pool.labels, holdout.images,
-                                        holdout.labels),
+        runs = run_jobs(jobs, run_arm, (pool_x, pool.labels, holdout_x, holdout.labels),
                         min(args.workers, len(jobs)), progress,
                         lambda job: f"{job[0].name} seed {job[1]}")
     finally:
@@ -551,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
             "initial_labels": args.initial, "max_labels": args.max_labels,
             "grid": args.grid, "evaluated_at": points, "targets": args.targets,
             "at": args.at, "workers": args.workers, "native_threads_per_worker": 1,
-            "data": data, "query_k": 1,
+            "data": data, "features": args.features, "query_k": 1,
             "learner": "backend.learners.PoolLearner, in process; held-out accuracy "
                        "from set_holdout + holdout_predictions after the teach",
             "initial": "the same seeded random labels for every arm of a seed",

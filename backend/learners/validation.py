@@ -139,6 +139,8 @@ def _check_matrix(
         raise LearnerError(f"{name} has {d} features, the session expects {n_features}")
     with np.errstate(over="ignore"):
         out = np.array(arr, dtype=dtype, order="C", copy=True)
+    if out.dtype.kind in "ui":  # whole numbers are finite: no n x d mask to build
+        return out
     finite = np.isfinite(out).all(axis=1)
     if not finite.all():
         row = int(np.argmin(finite))
