@@ -37,7 +37,7 @@ import numpy as np
 from ..config import DEFAULT_POOL_RULES, PoolRules
 from .base import SessionLearner
 from .choice import check_ranks, checks_due, next_checks
-from .diversity import diverse_sampling
+from .diversity import discoveries_due, diverse_sampling, least_reached
 from .errors import LearnerError
 from .model import SessionClassifier
 from .registry import AUTO, DEFAULT_POOL_ESTIMATOR, DEFAULT_POOL_STRATEGY, POOL_ONLY
@@ -204,9 +204,12 @@ class PoolLearner(SessionLearner):
             scores = uncertainty.copy()
             scores[taken] = -np.inf
             checks = self._checks(labeled, taken, k)
-            scores[checks] = -np.inf
-            recent = np.union1d(np.union1d(excluded, unseen), checks)
-            picked = np.concatenate([checks, self._pick(scores, k - len(checks), recent)])
+            found = self._discoveries(len(labeled), np.union1d(taken, checks),
+                                      k - len(checks))
+            asked = np.concatenate([checks, found])
+            scores[asked] = -np.inf
+            recent = np.union1d(np.union1d(excluded, unseen), asked)
+            picked = np.concatenate([asked, self._pick(scores, k - len(asked), recent)])
             samples = [
                 {"index": int(i), "uncertainty": float(uncertainty[i]),
                  **_guesses(answered.proba[i], model.classes_)}
@@ -222,6 +225,16 @@ class PoolLearner(SessionLearner):
             return np.empty(0, dtype=np.int64)
         due = checks_due(self._check_ranks, labeled, k)
         return next_checks(self._check_ranks, len(labeled), taken, due)
+
+    def _discoveries(self, n_labeled: int, seen: np.ndarray, k: int) -> np.ndarray:
+        """The samples the labels reach least, for the discovery questions among the next
+        k (``diversity.least_reached``; the learners of the pool's graph only); none while
+        the graph is still being built."""
+        due = discoveries_due(n_labeled, k) if self._estimator in POOL_ONLY else 0
+        graph = self._graph
+        if not due or (graph is None and self._background):
+            return np.empty(0, dtype=np.int64)
+        return least_reached(graph or self._neighbour_graph(), seen, due)
 
     def _pick(self, scores: np.ndarray, k: int, recent: np.ndarray) -> np.ndarray:
         """The k best scores, skipping the graph neighbours of samples picked before

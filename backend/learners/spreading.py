@@ -95,6 +95,7 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         distances, self.indices_ = distances[:, 1:], indices[:, 1:]  # not itself
         self.sigma_ = max(float(np.median(distances[:, -1])), TINY)
         self.affinity_ = _normalized_affinity(_weights(distances, self.sigma_), self.indices_)
+        self.degrees_ = np.diff(self.affinity_.indptr)  # each sample's neighbours in the graph
         self._voters: dict = {}  # out-of-pool samples' neighbours, shared by copies
         return self
 
@@ -122,6 +123,16 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         self.labeled_ = labeled
         self._readout = None  # this spread's own, fitted when first needed
         return self
+
+    def reach(self, seeds: np.ndarray) -> np.ndarray:
+        """How much of a label at each of the `seeds` (a mask) would reach each sample: one
+        spread of a single class from all of them, unscaled."""
+        check_is_fitted(self, "affinity_")
+        start = seeds.astype(np.float64)
+        spread = start
+        for _ in range(self.n_iter):
+            spread = self.alpha * (self.affinity_ @ spread) + (1 - self.alpha) * start
+        return spread
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Each sample's class probabilities: its spread labels if X is the array fitted,

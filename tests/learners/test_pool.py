@@ -341,3 +341,65 @@ def test_active_learning_reaches_85_percent_within_200_labels(digits) -> None:
         taught(learner, digits.y_train, picked)
         accuracy = (learner.estimator_.predict(digits.X_test) == digits.y_test).mean()
     assert accuracy > 0.85, (learner.n_labeled, accuracy)
+
+
+def three_clusters() -> tuple[np.ndarray, np.ndarray]:
+    """300 samples in three far-apart blobs of 100, class = blob."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(300, n_features=8, centers=3, cluster_std=0.5, random_state=0)
+    return X.astype(np.float32), y
+
+
+def test_discoveries_are_due_at_2_6_10_and_so_on_below_30():
+    from backend.learners.diversity import discoveries_due
+
+    assert [discoveries_due(n, 1) for n in range(12)] == [0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0]
+    assert discoveries_due(0, 30) == 7 and discoveries_due(26, 10) == 1
+    assert discoveries_due(30, 100) == 0
+
+
+def test_least_reached_goes_where_no_label_is():
+    from backend.learners.diversity import least_reached
+    from backend.learners.spreading import GraphSpreading
+
+    X, y = three_clusters()
+    graph = GraphSpreading(random_state=0).fit_graph(X)
+    seen = np.concatenate([np.flatnonzero(y == 0)[:3], np.flatnonzero(y == 1)[:3]])
+    picks = least_reached(graph, seen, 2)
+    assert len(set(picks.tolist())) == 2 and not set(picks.tolist()) & set(seen.tolist())
+    assert y[picks[0]] == 2  # the blob no label reaches
+    assert not np.isin(picks, graph.indices_[seen].ravel()).any()
+
+
+@pytest.mark.parametrize("estimator", ["label_spreading", "auto"])
+def test_a_learner_of_the_graph_asks_where_a_class_may_hide(estimator):
+    """With labels in two blobs of three, the question numbered 6 goes to the third."""
+    X, y = three_clusters()
+    learner = PoolLearner(X, [0, 1, 2], estimator=estimator)
+    taught(learner, y, np.concatenate([np.flatnonzero(y == 0)[:3], np.flatnonzero(y == 1)[:3]]))
+    assert y[learner.query(1)["samples"][0]["index"]] == 2
+
+
+def test_between_discoveries_the_measure_asks():
+    """Three overlapping blobs in a row, labels in the first two: the question numbered 6
+    goes to the far blob, which auto's model (a table's: logistic regression) is sure is
+    the second class; the seventh to where the two known classes meet."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 100)
+    X = np.hstack([np.asarray([[10, 10], [12.5, 10], [15, 10]])[y] + rng.normal(size=(300, 2)),
+                   np.zeros((300, 6))]).astype(np.float32)
+    learner = PoolLearner(X, [0, 1, 2])
+    taught(learner, y, np.concatenate([np.flatnonzero(y == 0)[:3], np.flatnonzero(y == 1)[:3]]))
+    assert y[learner.query(1)["samples"][0]["index"]] == 2
+    taught(learner, y, [np.flatnonzero(y == 0)[3]])
+    assert y[learner.query(1)["samples"][0]["index"]] in (0, 1)
+
+
+def test_a_supervised_learner_keeps_to_its_measure():
+    X, y = three_clusters()
+    learner = PoolLearner(X, [0, 1, 2], estimator=FAST, strategy="margin")
+    taught(learner, y, np.concatenate([np.flatnonzero(y == 0)[:3], np.flatnonzero(y == 1)[:3]]))
+    sample = learner.query(1)["samples"][0]
+    scores = learner.query(300)["samples"]
+    assert sample["uncertainty"] == max(s["uncertainty"] for s in scores)
