@@ -400,8 +400,13 @@ def _grey_images(images: Any) -> np.ndarray:
         raise ValueError("images is empty: there is nothing to featurize")
     if array.shape[-1] == 1:
         return _as_uint8(array[..., 0], "images")
-    rgb = _rgb_array(array, "images", batch=True).astype(np.float32)
-    return np.rint(rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.uint8)
+    rgb = _rgb_array(array, "images", batch=True)
+    return np.rint(_grey(rgb)).astype(np.uint8)
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    """RGB pixels as grey float32, by ITU-R BT.601 luma weights."""
+    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def _deskewed(images: np.ndarray) -> np.ndarray:
@@ -445,8 +450,7 @@ def _colour_histogram(rgb: np.ndarray, bins: int) -> np.ndarray:
 
 def _gradient_histograms(rgb: np.ndarray, orientations: int, cells: int) -> np.ndarray:
     """HOG of the grey image in a cells x cells grid (``_hog``)."""
-    grey = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return _hog(grey, orientations, rgb.shape[1] // cells)
+    return _hog(_grey(rgb), orientations, rgb.shape[1] // cells)
 
 
 def _hog(grey: np.ndarray, orientations: int, cell: int) -> np.ndarray:
