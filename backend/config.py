@@ -20,9 +20,9 @@ class PoolRules:
     digits in 47 MB) or float32 / float64 (kept as float32, which is what scikit-learn
     fits on anyway)."""
 
-    max_samples: int = 100_000
+    max_samples: int = 1_000_000
     max_features: int = 65_536  # a 256 x 256 grey image
-    max_values: int = 2**26  # 512 MiB as float64
+    max_values: int = 2**30  # a million 28 x 28 digits are 784,000,000
     dtypes: tuple[str, ...] = ("uint8", "float32", "float64")
     channels: tuple[int, ...] = (1, 3, 4)  # grey, RGB, RGBA
     shapes: tuple[str, ...] = ("(n, d)", "(n, h, w)", "(n, h, w, c)")
@@ -42,9 +42,9 @@ class Limits:
     """What one request may carry; beyond these the server answers 413 or 400."""
 
     max_json_bytes: int = 32 * MiB
-    max_pool_bytes: int = 512 * MiB
+    max_pool_bytes: int = 1024 * MiB  # a million 28 x 28 uint8 digits: 748 MiB
     max_samples_per_call: int = 10_000
-    max_pool_samples: int = 100_000
+    max_pool_samples: int = PoolRules.max_samples
     max_features: int = PoolRules.max_features  # per pool or held-out sample
     max_iterations_per_purchase: int = 1_000_000
     max_query_k: int = 100

@@ -54,6 +54,7 @@ BLENDED = (SPREADING, FOREST)
 FOR_PIXELS = (SPREADING, BLEND, "logistic_regression")  # and embeddings
 FOR_TABLES = ("logistic_regression", FOREST, BLEND, SPREADING)
 KIND_SAMPLE = 2000  # rows looked at to tell a table from pixels or embeddings
+SUPERVISED_UP_TO = 100_000  # samples: a larger pool's only candidate is label spreading
 WARM_UP = 30  # no checks among the first labels: the kind of features decides
 CHECK_EVERY = 4  # then one question in four is a check, a sample no model chose
 N_SPLITS = 3
@@ -134,7 +135,12 @@ def candidates_for(pool: np.ndarray) -> tuple[str, ...]:
     """The candidates, in the order ties go, by the kind of features: pixels and
     embeddings (rows of unit length, as text_features and image_features make them, or
     values all on one non-negative scale), or tables (columns on scales of their own, or
-    standardized)."""
+    standardized). A pool of more than SUPERVISED_UP_TO samples has label spreading
+    alone: a supervised candidate answers for every sample after every label, seconds
+    for a million (a forest's predict_proba), where a spread over a landmark graph takes
+    a fraction of one."""
+    if len(pool) > SUPERVISED_UP_TO:
+        return (SPREADING,)
     rows = np.asarray(pool[:: max(1, len(pool) // KIND_SAMPLE)], dtype=np.float64)
     if np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-3):
         return FOR_PIXELS
@@ -155,7 +161,7 @@ def choose(graph: GraphSpreading, pool: np.ndarray, codes: np.ndarray, random_st
     index = np.flatnonzero(codes != UNLABELED)
     held = np.ones(len(index), dtype=bool) if ranks is None else is_check(ranks, index)
     tested = index[held]
-    if len(tested) < 2:  # nothing to tell them apart: the first of the kind
+    if len(tested) < 2 or len(candidates) == 1:  # nothing to tell them apart: the first of the kind
         return Choice(candidates[0], dict.fromkeys(candidates), len(tested), len(index))
     fold = folds(codes[tested], min(N_SPLITS, len(tested)), random_state)
     scores = _scores(candidates, graph, pool, codes, tested, fold, random_state)

@@ -30,14 +30,15 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+from scipy.sparse.linalg import ArpackError
 
 from ..config import DEFAULT_POOL_RULES, PoolRules
 from .base import SessionLearner
-from .choice import check_ranks, checks_due, next_checks
-from .diversity import discoveries_due, diverse_sampling, least_reached
+from .choice import candidates_for, check_ranks, checks_due, next_checks
+from .diversity import SpectralClusters, discoveries_due, diverse_sampling, least_reached
 from .errors import LearnerError
 from .model import SessionClassifier
 from .registry import AUTO, DEFAULT_POOL_ESTIMATOR, DEFAULT_POOL_STRATEGY, POOL_ONLY
@@ -53,10 +54,18 @@ from .validation import (
 )
 
 MAX_QUERY = 1000  # samples per query
+PICK_PREFIX = 4096  # a query sorts the best this many scores first (more if it must)
 # Background fits of every session share these threads, so a burst of sessions queues
 # up instead of oversubscribing the cores; the web layer's own threads stay free.
 REFITS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="alsats-fit")
 log = logging.getLogger(__name__)
+
+
+class Ranking(NamedTuple):
+    """A model's answers for the pool and each sample's score (higher: less sure)."""
+
+    answered: Answered
+    scores: np.ndarray
 
 
 class PoolLearner(SessionLearner):
@@ -86,12 +95,15 @@ class PoolLearner(SessionLearner):
         self._pool.setflags(write=False)
         self._background = background
         self._graph: GraphSpreading | None = None  # the pool's neighbour graph, built once
+        self._clusters: SpectralClusters | None = None  # and its clusters, the first questions
         self._graph_lock = threading.Lock()
         # auto asks some questions in a random order, to score its candidates fairly
         self._check_ranks = check_ranks(len(self._pool), random_state) \
-            if self._estimator == AUTO else None
+            if self._estimator == AUTO and len(candidates_for(self._pool)) > 1 else None
         self._labels: dict[int, int] = {}  # pool index -> position in classes
+        self._tie_order = np.random.default_rng(random_state).permutation(len(self._pool))
         self._model = self._new_model()
+        self._ranking: Ranking | None = None  # the model's answers for the pool, once
         self._model_version = 0  # the labels version the model was fitted on
         self._model_labels: dict[int, int] = {}  # and those labels
         self._fitted = threading.Condition(self._lock)
@@ -107,9 +119,19 @@ class PoolLearner(SessionLearner):
         """The pool's graph: built on first use (or in the background), then shared."""
         with self._graph_lock:
             if self._graph is None:
-                graph = GraphSpreading(random_state=self._random_state)
-                self._graph = graph.fit_graph(self._pool)
+                graph = GraphSpreading(random_state=self._random_state).fit_graph(self._pool)
+                self._clusters = self._cluster(graph)
+                self._graph = graph
             return self._graph
+
+    def _cluster(self, graph: GraphSpreading) -> SpectralClusters | None:
+        """The graph's clusters, one per class; None (spread-out first questions) if
+        the eigenvectors do not converge."""
+        try:
+            return SpectralClusters(graph, len(self._classes), self._random_state)
+        except ArpackError:
+            log.warning("no spectral clusters for this pool; first questions spread out")
+            return None
 
     def _fit(self, labels: dict[int, int]) -> SessionClassifier:
         """A fresh model on `labels`, fitted in index order."""
@@ -126,19 +148,30 @@ class PoolLearner(SessionLearner):
         """Keep new labels (lock held); fit on them first (a failed fit changes
         nothing), or in the background."""
         model = None if self._background else self._fit(labels)
+        ranking = None if model is None else self._rank(model)
         self._labels = labels
         self._version += 1
         if model is not None:
-            self._publish(model, self._version, labels)
+            self._publish(model, ranking, self._version, labels)
         elif not self._fitting:
             self._fitting = True
             REFITS.submit(self._fit_until_current)
 
-    def _publish(self, model: SessionClassifier, version: int,
+    def _rank(self, model: SessionClassifier) -> Ranking | None:
+        """The model's answers for the whole pool and their scores under the session's
+        measure, computed once per model (None while it knows nothing): a query then only
+        picks the best, a few milliseconds even for a million samples."""
+        if not model.__sklearn_is_fitted__():
+            return None
+        answered = Answered(model.predict_proba(self._pool), model.classes_)
+        return Ranking(answered, self._measure(answered, self._pool))
+
+    def _publish(self, model: SessionClassifier, ranking: Ranking | None, version: int,
                  labels: dict[int, int]) -> None:
         """Make `model`, fitted on `labels` (version `version`), the one that answers;
         lock held."""
         self._model, self._model_version, self._model_labels = model, version, labels
+        self._ranking = ranking
         self._fitted.notify_all()
 
     def _fit_until_current(self) -> None:
@@ -149,6 +182,7 @@ class PoolLearner(SessionLearner):
             labels, version = self._labels, self._version
         try:
             model = self._fit(labels)
+            ranking = self._rank(model)
         except Exception:  # a bug, not the client's: keep the last good model
             log.exception("background fit failed; the previous model stays in use")
             with self._lock:
@@ -157,7 +191,7 @@ class PoolLearner(SessionLearner):
             return
         with self._lock:
             self._fitting = self._version != version
-            self._publish(model, version, labels)
+            self._publish(model, ranking, version, labels)
         if self._fitting:
             REFITS.submit(self._fit_until_current)
 
@@ -187,25 +221,28 @@ class PoolLearner(SessionLearner):
             unseen = np.asarray([i for i in self._labels if i not in self._model_labels],
                                 dtype=np.int64)
             model, model_version, version = self._model, self._model_version, self._version
+            ranking = self._ranking
         taken = np.union1d(labeled, excluded)
         k = min(k, len(self._pool) - len(taken))
         samples: list[dict] = []
         if k == 0:
             pass
-        elif not model.__sklearn_is_fitted__():
-            picked = diverse_sampling(
-                self._pool, k, labeled=taken, random_state=self._random_state
-            )
+        elif ranking is None:
+            cold = self._cold_questions(labeled, taken, k)
+            picked = np.concatenate([cold, diverse_sampling(
+                self._pool, k - len(cold), labeled=np.union1d(taken, cold),
+                random_state=self._random_state)])
             samples = [{"index": int(i), "uncertainty": 1.0, "predicted": None,
                         "top_classes": None} for i in picked]
         else:
-            answered = Answered(model.predict_proba(self._pool), model.classes_)
-            uncertainty = self._measure(answered, self._pool)
+            answered, uncertainty = ranking
             scores = uncertainty.copy()
             scores[taken] = -np.inf
             checks = self._checks(labeled, taken, k)
-            found = self._discoveries(len(labeled), np.union1d(taken, checks),
-                                      k - len(checks))
+            seen = np.union1d(taken, checks)
+            found = self._cold_questions(labeled, seen, k - len(checks))
+            if not len(found):
+                found = self._discoveries(len(labeled), seen, k - len(checks))
             asked = np.concatenate([checks, found])
             scores[asked] = -np.inf
             recent = np.union1d(np.union1d(excluded, unseen), asked)
@@ -226,6 +263,17 @@ class PoolLearner(SessionLearner):
         due = checks_due(self._check_ranks, labeled, k)
         return next_checks(self._check_ranks, len(labeled), taken, due)
 
+    def _cold_questions(self, labeled: np.ndarray, taken: np.ndarray, k: int) -> np.ndarray:
+        """The first questions, one per cluster of the pool's graph no label has reached
+        (``diversity.SpectralClusters``), until there are as many labels as classes;
+        none while the graph is still being built."""
+        if len(labeled) >= len(self._classes) or (self._graph is None and self._background):
+            return np.empty(0, dtype=np.int64)
+        self._neighbour_graph()
+        if self._clusters is None:
+            return np.empty(0, dtype=np.int64)
+        return self._clusters.questions(labeled, taken, k)
+
     def _discoveries(self, n_labeled: int, seen: np.ndarray, k: int) -> np.ndarray:
         """The samples the labels reach least, for the discovery questions among the next
         k (``diversity.least_reached``; the learners of the pool's graph only); none while
@@ -237,30 +285,28 @@ class PoolLearner(SessionLearner):
         return least_reached(graph or self._neighbour_graph(), seen, due)
 
     def _pick(self, scores: np.ndarray, k: int, recent: np.ndarray) -> np.ndarray:
-        """The k best scores, skipping the graph neighbours of samples picked before
-        them or `recent`; near-duplicates fill in only if nothing else is left."""
+        """The k best scores, skipping the near-duplicates (``GraphSpreading.near``) of
+        samples picked before them or `recent`; near-duplicates fill in only if nothing
+        else is left. The best are sorted a few thousand at a time, not the whole pool."""
         if k <= 0:
             return np.empty(0, dtype=np.int64)
-        order = top_k(scores, len(scores), self._random_state)
-        order = order[np.isfinite(scores[order])]
-        if (k == 1 and not len(recent)) or len(order) <= k:
-            return order[:k]
         graph = self._graph
-        if graph is None:
-            if self._background:  # still being built: rank without it rather than wait
-                return order[:k]
+        if graph is None and not self._background:
             graph = self._neighbour_graph()
-        near = np.zeros(len(scores), dtype=bool)
-        near[graph.indices_[recent].ravel()] = True
-        picked: list[int] = []
-        for i in order:
-            if not near[i]:
-                picked.append(int(i))
-                if len(picked) == k:
-                    return np.asarray(picked, dtype=np.int64)
-                near[graph.indices_[i]] = True
-        fill = order[~np.isin(order, picked)][: k - len(picked)]
-        return np.concatenate([np.asarray(picked, dtype=np.int64), fill])
+        wanted = min(k, int(np.isfinite(scores).sum()))
+        plain = (k == 1 and not len(recent)) or graph is None  # (still being built)
+        best = PICK_PREFIX
+        while True:
+            order = top_k(scores, min(best, len(scores)), self._random_state,
+                          self._tie_order)
+            order = order[np.isfinite(scores[order])]
+            if plain or len(order) <= wanted:
+                return order[:wanted]
+            picked = _apart(order, wanted, graph, recent, len(scores))
+            if len(picked) == wanted or best >= len(scores):
+                fill = order[~np.isin(order, picked)][:wanted - len(picked)]
+                return np.concatenate([picked, fill])
+            best *= 4
 
     def teach(self, index: int, label: Label) -> dict:
         """Label one pool sample and refit; a second label for an index replaces the first.
@@ -390,6 +436,22 @@ class PoolLearner(SessionLearner):
     def n_labeled(self) -> int:
         with self._lock:
             return len(self._labels)
+
+
+def _apart(order: np.ndarray, k: int, graph: GraphSpreading, recent: np.ndarray,
+           n_pool: int) -> np.ndarray:
+    """Up to k of `order`, in order, none a near-duplicate of one before it or of
+    `recent`."""
+    near = np.zeros(n_pool, dtype=bool)
+    near[graph.near(recent)] = True
+    picked: list[int] = []
+    for i in order:
+        if not near[i]:
+            picked.append(int(i))
+            if len(picked) == k:
+                break
+            near[graph.near([i])] = True
+    return np.asarray(picked, dtype=np.int64)
 
 
 def _guesses(proba: np.ndarray, classes: np.ndarray) -> dict:

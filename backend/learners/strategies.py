@@ -78,15 +78,25 @@ class Answered:
         return self.proba
 
 
-def top_k(scores: np.ndarray, n: int, random_state: int) -> np.ndarray:
-    """Indices of the n highest scores, highest first; ties in a seeded random order.
+def top_k(scores: np.ndarray, n: int, random_state: int,
+          order: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the n highest scores, highest first; ties in a seeded random order
+    (``order``, a permutation of the scores' indices, if the caller keeps one).
 
     modAL's multi_argmax returns its picks unordered and shuffled_argmax draws from the
     global NumPy generator; a service must replay the same answer for the same state.
+    Only the n best are sorted, so a query of a million-sample pool stays cheap.
     """
-    perm = np.random.default_rng(random_state).permutation(len(scores))
-    order = np.argsort(-scores[perm], kind="stable")[:n]
-    return perm[order]
+    perm = np.random.default_rng(random_state).permutation(len(scores)) \
+        if order is None else order
+    shuffled = scores[perm]
+    if n < len(shuffled):  # the n best: those above the n-th score, then ties in order
+        cut = shuffled[np.argpartition(-shuffled, n - 1)[n - 1]]
+        above = np.flatnonzero(shuffled > cut)
+        best = np.sort(np.concatenate([above, np.flatnonzero(shuffled == cut)[:n - len(above)]]))
+    else:
+        best = np.arange(len(shuffled))
+    return perm[best[np.argsort(-shuffled[best], kind="stable")]]
 
 
 def most_uncertain(

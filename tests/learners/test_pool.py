@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
 from backend.config import PoolRules
 from backend.learners import LearnerError, PoolLearner
+from backend.learners.diversity import diverse_sampling
+from backend.learners import pool as pool_module
 from backend.learners.model import SessionClassifier
+from backend.learners.spreading import GraphSpreading
 
 from .conftest import DIGITS
 
@@ -31,11 +36,26 @@ def test_first_query_is_diverse_and_deterministic(digits) -> None:
     assert first["model_version"] == 0
     indices = [s["index"] for s in first["samples"]]
     assert indices != list(range(10)) and len(set(indices)) == 10
-    assert len(set(digits.y_train[indices])) >= 7
+    assert len(set(digits.y_train[indices])) >= 9  # one per cluster of the graph
     assert all(s["uncertainty"] == 1.0 and s["predicted"] is None for s in first["samples"])
     assert learner.query(10) == first
     assert PoolLearner(digits.X_train, DIGITS, random_state=0).query(10) == first
-    assert PoolLearner(digits.X_train, DIGITS, random_state=1).query(10) != first
+
+
+def test_the_first_questions_are_one_per_cluster_then_the_models() -> None:
+    rng = np.random.default_rng(0)
+    centres = 100 * np.eye(3)
+    pool = np.vstack([rng.normal(c, 1.0, (40, 3)) for c in centres])
+    blob = np.repeat([0, 1, 2], 40)
+    learner = PoolLearner(pool, ["a", "b", "c"], estimator="label_spreading")
+    first = [s["index"] for s in learner.query(3)["samples"]]
+    assert sorted(blob[first]) == [0, 1, 2]
+    assert blob[learner.query(1, exclude=[first[0]])["samples"][0]["index"]] != blob[first[0]]
+    learner.teach(first[0], "a")
+    assert blob[learner.query(1)["samples"][0]["index"]] != blob[first[0]]
+    learner.teach_many(first[1:], ["b", "c"])  # as many labels as clusters: the model asks
+    asked = learner.query(3)["samples"]
+    assert all(s["predicted"] is not None for s in asked)
 
 
 def test_cold_start_moves_away_from_labeled(small) -> None:
@@ -104,13 +124,13 @@ def test_excluded_samples_are_never_offered_before_the_model_is_fitted(small) ->
     assert sorted(rest) == [0, 1, 2]  # fewer than k remain: fewer come back
 
 
-def test_the_cold_start_spread_moves_away_from_excluded_samples() -> None:
+def test_the_spread_out_picks_move_away_from_excluded_samples() -> None:
+    """What the first questions are while the graph is still being built."""
     rng = np.random.default_rng(0)
     near, far = rng.normal(0.0, 0.1, (50, 2)), rng.normal(100.0, 0.1, (50, 2))
     pool = np.vstack([near, far])
     for seed in range(5):
-        learner = PoolLearner(pool, DIGITS, random_state=seed)
-        assert learner.query(1, exclude=[0])["samples"][0]["index"] >= 50, seed
+        assert diverse_sampling(pool, 1, labeled=np.asarray([0]), random_state=seed)[0] >= 50
 
 
 def test_excluding_the_most_uncertain_offers_the_next_ones(small) -> None:
@@ -403,3 +423,27 @@ def test_a_supervised_learner_keeps_to_its_measure():
     sample = learner.query(1)["samples"][0]
     scores = learner.query(300)["samples"]
     assert sample["uncertainty"] == max(s["uncertainty"] for s in scores)
+
+
+def test_a_pool_larger_than_its_graph_learns_on_landmarks(digits, monkeypatch) -> None:
+    """A pool of more than MAX_NODES samples (here: more than 400) gets a landmark graph:
+    the cold start, discovery questions, near-duplicates and spreading all work on it."""
+    monkeypatch.setattr(pool_module, "GraphSpreading",
+                        functools.partial(GraphSpreading, max_nodes=400))
+    X, y = digits.X_train, digits.y_train
+    learner = PoolLearner(X, DIGITS, estimator="label_spreading")
+    first = [s["index"] for s in learner.query(10)["samples"]]
+    graph = learner._graph
+    assert len(graph.nodes_) == 400 and set(first) <= set(graph.nodes_)
+    assert len(set(y[first])) >= 8
+    taught(learner, y, first)
+    asked = learner.query(20)["samples"]
+    picked = [s["index"] for s in asked]
+    assert len(set(graph.nearest_nodes(picked))) == 20  # no two hang on one landmark
+    assert all(s["predicted"] is not None for s in asked)
+    for _ in range(20):
+        i = learner.query(1)["samples"][0]["index"]
+        learner.teach(i, int(y[i]))
+    learner.set_holdout(digits.X_test)
+    predicted = learner.holdout_predictions()["predicted"]
+    assert np.mean(np.asarray(predicted) == digits.y_test) > 0.8  # 40 labels, 400 landmarks

@@ -103,3 +103,48 @@ def test_bad_labels_are_refused(y, message) -> None:
         GraphSpreading(n_components=4).fit(X, y)
     with pytest.raises(ValueError, match="alpha must be between 0 and 1"):
         GraphSpreading(alpha=1.0).fit(X, np.zeros(20))
+
+
+# -- a landmark graph: a pool larger than max_nodes ----------------------------------------
+
+
+def test_a_landmark_graph_learns_nearly_as_well_as_the_full_graph(digits) -> None:
+    X, y = digits.X_train, digits.y_train
+    partial = np.full(len(y), UNLABELED)
+    rng = np.random.default_rng(0)
+    taught = np.concatenate([rng.choice(np.flatnonzero(y == c), 3, replace=False)
+                             for c in range(10)])
+    partial[taught] = y[taught]
+    full = GraphSpreading(n_components=30).fit(X, partial)
+    landmarks = GraphSpreading(n_components=30, max_nodes=1000).fit(X.astype(np.uint8),
+                                                                    partial)
+    assert len(landmarks.nodes_) == 1000 and landmarks.affinity_.shape == (1000, 1000)
+    assert full.nodes_ is None and full.anchors_ is None
+    pool = {m: np.mean(m.transduction_ == y) for m in (full, landmarks)}
+    held_out = {m: np.mean(m.predict(digits.X_test) == digits.y_test) for m in (full, landmarks)}
+    assert pool[landmarks] > pool[full] - 0.03 and held_out[landmarks] > held_out[full] - 0.03
+    assert pool[landmarks] > 0.85
+    proba = landmarks.label_distributions_
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(landmarks.transduction_[taught], y[taught])  # kept
+    exported = landmarks.to_pipeline()
+    np.testing.assert_array_equal(exported.predict(digits.X_test),
+                                  landmarks.predict(digits.X_test))
+
+
+def test_each_sample_hangs_on_its_nearest_landmarks(digits) -> None:
+    X = digits.X_train
+    graph = GraphSpreading(n_components=30, max_nodes=300, n_anchors=4).fit_graph(X)
+    anchors = graph.anchors_.toarray()
+    np.testing.assert_allclose(anchors.sum(axis=1), 1.0, rtol=1e-5)
+    assert (np.count_nonzero(anchors, axis=1) <= 4).all()
+    np.testing.assert_array_equal(anchors[graph.nodes_], np.eye(300))  # a landmark: itself
+    nearest = graph.nearest_nodes(np.arange(len(X)))
+    np.testing.assert_array_equal(nearest, anchors.argmax(axis=1))
+    np.testing.assert_array_equal(graph.node_samples(graph.node_rows(graph.nodes_)),
+                                  graph.nodes_)
+    assert (graph.node_rows(np.setdiff1d(np.arange(len(X)), graph.nodes_)) == -1).all()
+    sample = 5
+    near = graph.near([sample])
+    assert sample in near and (nearest[near] == nearest[sample]).all()
+    assert set(near) == set(np.flatnonzero(nearest == nearest[sample]))
