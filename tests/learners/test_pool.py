@@ -9,8 +9,8 @@ import pytest
 
 from backend.config import PoolRules
 from backend.learners import LearnerError, PoolLearner
-from backend.learners.diversity import diverse_sampling
 from backend.learners import pool as pool_module
+from backend.learners.diversity import diverse_sampling
 from backend.learners.model import SessionClassifier
 from backend.learners.spreading import GraphSpreading
 
