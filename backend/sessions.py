@@ -131,7 +131,7 @@ class SessionStore:
         settings = live.settings
         live.learner = PoolLearner(pool, settings["classes"], estimator=settings["estimator"],
                                    strategy=settings["strategy"], rules=rules,
-                                   background=True)
+                                   background=True, owned=True)  # the upload just read
         return live.learner
 
     def take_free(self, live: LiveSession, cost: int) -> int:

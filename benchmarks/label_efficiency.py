@@ -486,7 +486,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2],
                         help="one run per arm and seed (0 1 2)")
     parser.add_argument("--initial", type=int, default=10,
-                        help="seeded random labels every run starts from (10)")
+                        help="seeded random labels every run starts from (10); with 0 the "
+                             "learner's own first questions come first")
     parser.add_argument("--max-labels", type=int, default=300,
                         help="labels an arm goes to unless its spec says (300)")
     parser.add_argument("--grid", default="5:100,10:300,25",
@@ -512,8 +513,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(str(exc))
     if len({arm.name for arm in args.arms}) != len(args.arms):
         parser.error("arm names must differ")
-    if args.initial < 2 or any(arm.max_labels <= args.initial for arm in args.arms):
-        parser.error("--initial must be at least 2 and every arm's max labels above it")
+    if args.initial < 0 or any(arm.max_labels <= args.initial for arm in args.arms):
+        parser.error("--initial must be 0 or more and every arm's max labels above it")
     if args.workers < 1 or len(set(args.seeds)) != len(args.seeds):
         parser.error("--workers must be at least 1 and --seeds distinct")
     if len(args.seeds) < 3:

@@ -60,21 +60,33 @@ def label_efficiency(report: dict) -> list[str]:
 
 def label_efficiency_strokes(report: dict) -> list[str]:
     """The same digits described by ``stroke_features`` (``--features strokes``)."""
+    return _strokes(report, "label_efficiency_strokes")
+
+
+def label_efficiency_strokes_from_zero(report: dict) -> list[str]:
+    """The same, from no label at all (``--initial 0``): the learner's own first questions."""
+    return _strokes(report, "label_efficiency_strokes_from_zero")
+
+
+def _strokes(report: dict, name: str) -> list[str]:
     parameters = report["parameters"]
-    lines = [f"`benchmarks/label_efficiency.py --features strokes`: the same digits, the "
-             f"learner given `alsats_widget.features.stroke_features` of them; from "
-             f"{parameters['initial_labels']} random labels, median of seeds "
+    initial = parameters["initial_labels"]
+    start = f"from {initial} random labels" if initial else \
+        "from no label at all (the learner's first questions come first)"
+    lines = [f"`benchmarks/label_efficiency.py --features strokes --initial {initial}`: the "
+             f"same digits, the learner given `alsats_widget.features.stroke_features` of "
+             f"them; {start}, median of seeds "
              f"{', '.join(map(str, parameters['seeds']))}, each seed's in brackets:", "",
-             row("learner", "labels to 90%", "labels to 95%", "at 30 labels",
-                 "at 100 labels", "at 300 labels"),
-             row(*["---"] * 6)]
-    for name, arm in report["arms"].items():
-        accuracy = [_at(report, name, n) for n in (30, 100, 300)]
+             row("learner", "labels to 90%", "labels to 95%", "at 10 labels",
+                 "at 30 labels", "at 100 labels", "at 300 labels"),
+             row(*["---"] * 7)]
+    for arm_name, arm in report["arms"].items():
+        accuracy = [_at(report, arm_name, n) for n in (10, 30, 100, 300)]
         lines.append(row(f"{arm['estimator']}, {arm['strategy']} sampling",
                          labels(arm["labels_to_0.9"]), labels(arm["labels_to_0.95"]),
                          *accuracy))
-    return [*lines, "", plot("label_efficiency_strokes", "held-out accuracy against labels "
-                             "given, on stroke features")]
+    return [*lines, "", plot(name, "held-out accuracy against labels given, on stroke "
+                                   f"features, {start}")]
 
 
 def _at(report: dict, arm: str, n: int) -> str:
@@ -294,6 +306,32 @@ def payment_latency(report: dict) -> list[str]:
                         f"{target['direct_p50_ms_under']:g} ms, {met}."]
 
 
+def scaling(report: dict) -> list[str]:
+    """How the costs grow with the pool (``benchmarks/scaling.py``)."""
+    parameters = report["parameters"]
+    lines = [f"`benchmarks/scaling.py`: pools of warped digits (784 uint8 pixels each), the "
+             f"learner made as the server makes it; the cold start's 10 questions, then "
+             f"{parameters['labels']} labels one at a time; median of "
+             f"{parameters['runs']} runs. Memory is the session's, its pool included.", "",
+             row("pool", "graph", "graph ready", "spread", "query p95", "refit p95",
+                 "memory (peak)", "widget click p95", "click to fresh ranking p95"),
+             row(*["---"] * 9)]
+    for size, entry in report["sizes"].items():
+        widget = entry.get("widget", {})
+        lines.append(row(
+            f"{int(size):,}",
+            "all samples" if entry["landmarks"] is None else f"{entry['landmarks']:,} landmarks",
+            f"{entry['graph_s']:.1f} s", f"{entry['spread_ms']:.0f} ms",
+            f"{entry['query_p95_ms']:.0f} ms", f"{entry['refit_p95_ms']:.0f} ms",
+            f"{entry['rss_mb']:,.0f} MB ({entry['peak_mb']:,.0f} MB)",
+            _ms(widget.get("click_p95")), _ms(widget.get("fresh_p95"))))
+    return lines
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} ms"
+
+
 def plot(name: str, description: str) -> str:
     """The Markdown of a result's plot, at its path in the repository."""
     return f"![{description}](benchmarks/results/{name}.png)"
@@ -312,6 +350,8 @@ TABLES: dict[str, tuple[str, Callable[[dict], list[str]]]] = {
     "label_efficiency": ("Label efficiency", label_efficiency),
     "label_efficiency_strokes": ("Label efficiency on stroke features",
                                  label_efficiency_strokes),
+    "label_efficiency_strokes_from_zero": ("Label efficiency from no label",
+                                           label_efficiency_strokes_from_zero),
     "stream_seed": ("The seed's streamed mode", stream_seed),
     "widget_latency": ("Widget latency", widget_latency),
     "throughput": ("Server throughput", throughput),
@@ -322,6 +362,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], list[str]]]] = {
     "spreading_scope": ("When label spreading helps", spreading_scope),
     "image_features": ("Image features", image_features),
     "own_data": ("Your own data: the default learner", own_data),
+    "scaling": ("Pools of a million", scaling),
 }
 
 

@@ -9,6 +9,8 @@ The kinds (``--kinds``): X is what the server learns from, the items what a pers
 
 - ``digits``: the 10,000 MNIST test digits, grey 28x28, X the pixels (shown 8x enlarged);
 - ``digits-60k``: the 15,000 real digits x4 with small shifts (``pools.shifted_pool``);
+- ``digits-100k``, ``digits-1m``: 100,000 and 1,000,000 digits, the real ones and warped
+  copies (``pools.warped_pool``), for ``benchmarks/scaling.py``;
 - ``patches``: the 1,936 32x32 colour patches of ``load_photo_patches`` (enlarged),
   X their ``image_features``;
 - ``photos``: the same patches' features, each item its photograph as a 1000x800 RGB
@@ -86,11 +88,12 @@ from alsats_widget.examples import (  # noqa: E402
 from alsats_widget.features import image_features, table_features, text_features  # noqa: E402
 from alsats_widget.items import ItemView, as_items, infer_display  # noqa: E402
 from alsats_widget.labelfile import GivenLabel, LabelFile  # noqa: E402
-from benchmarks.pools import shifted_pool  # noqa: E402
+from benchmarks.pools import shifted_pool, warped_pool  # noqa: E402
 from benchmarks.report import rounded, summary_ms, table, write_json  # noqa: E402
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "widget_latency.json"
-KINDS = ("digits", "digits-60k", "patches", "photos", "text", "long-text", "table")
+KINDS = ("digits", "digits-60k", "digits-100k", "digits-1m", "patches", "photos", "text",
+         "long-text", "table")
 DEFAULT_KINDS = ("digits", "patches", "photos", "text", "long-text", "table")
 PHASES = ("click", "fresh", "brisk", "burst", "baseline", "render")
 PRICE_MSAT = 1000  # the backend's default: 1 sat an iteration
@@ -132,6 +135,13 @@ def digits_60k_kind() -> Kind:
     shifted = shifted_pool()
     return Kind(shifted.images, None, shifted.labels, list(range(10)),
                 "the 15,000 real digits x4, shifted up to 2 px (60000, 28, 28)")
+
+
+def warped_kind(size: int) -> Callable[[], Kind]:
+    def make() -> Kind:
+        warped = warped_pool(size)
+        return Kind(warped.images, None, warped.labels, list(range(10)), warped.source)
+    return make
 
 
 def patches_kind() -> Kind:
@@ -216,7 +226,9 @@ def table_kind() -> Kind:
 
 
 MAKERS: dict[str, Callable[[], Kind]] = {
-    "digits": digits_kind, "digits-60k": digits_60k_kind, "patches": patches_kind,
+    "digits": digits_kind, "digits-60k": digits_60k_kind,
+    "digits-100k": warped_kind(100_000), "digits-1m": warped_kind(1_000_000),
+    "patches": patches_kind,
     "photos": photos_kind, "text": text_kind, "long-text": long_text_kind,
     "table": table_kind,
 }

@@ -8,6 +8,8 @@
   they show.
 - The learner guide: the own-data table alone (``tables.render_one("own_data")``), in
   place of ``<!-- own data table -->``, beside the text that explains it.
+- Pools of a million: the scaling table alone (``tables.render_one("scaling")``), in
+  place of ``<!-- scaling table -->``.
 - The Robustness page: ``docs/robustness-table.md`` (written by ``bash scripts/test.sh
   --write-robustness``) in place of ``<!-- robustness table -->``.
 
@@ -35,6 +37,7 @@ OPENAPI_MARKER = "<!-- openapi -->"
 OPENAPI_PAGE, OPENAPI_FILE = "reference/http-api.md", "openapi.json"
 BENCHMARKS_PAGE = "benchmarks.md"
 LEARNER_PAGE = "guides/learner.md"
+SCALING_PAGE, SCALING_MARKER = "guides/large-pools.md", "<!-- scaling table -->"
 ROBUSTNESS_PAGE, ROBUSTNESS_MARKER = "robustness.md", "<!-- robustness table -->"
 ROBUSTNESS_TABLE = REPO / "docs" / "robustness-table.md"
 
@@ -72,6 +75,8 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if page.file.src_uri == LEARNER_PAGE:
         module = tables()
         return replace(markdown, module.OWN_DATA_MARKER, module.render_one("own_data"), page)
+    if page.file.src_uri == SCALING_PAGE:
+        return replace(markdown, SCALING_MARKER, tables().render_one("scaling"), page)
     if page.file.src_uri == ROBUSTNESS_PAGE:
         return replace(markdown, ROBUSTNESS_MARKER, ROBUSTNESS_TABLE.read_text(), page)
     return markdown

@@ -157,11 +157,14 @@ def choose(graph: GraphSpreading, pool: np.ndarray, codes: np.ndarray, random_st
     first of `candidates` (by default ``candidates_for`` the pool). With no
     ``ranks`` every label is a check: plain cross-validation, for labels that were not
     asked actively."""
-    candidates = candidates_for(pool) if candidates is None else candidates
     index = np.flatnonzero(codes != UNLABELED)
+    if candidates is None:
+        candidates = candidates_for(pool)
+        if len(candidates) == 1:  # a pool too large for the others: nothing to choose
+            return Choice(candidates[0], dict.fromkeys(candidates), 0, len(index))
     held = np.ones(len(index), dtype=bool) if ranks is None else is_check(ranks, index)
     tested = index[held]
-    if len(tested) < 2 or len(candidates) == 1:  # nothing to tell them apart: the first of the kind
+    if len(tested) < 2:  # nothing to tell them apart: the first of the kind
         return Choice(candidates[0], dict.fromkeys(candidates), len(tested), len(index))
     fold = folds(codes[tested], min(N_SPLITS, len(tested)), random_state)
     scores = _scores(candidates, graph, pool, codes, tested, fold, random_state)

@@ -12,11 +12,13 @@ came in: undoing a label gives back exactly the model from before it.
 With ``background=True`` (the server's setting) fits run on a shared pool of threads and
 nothing waits for them: teach returns once the label is kept, and a query ranks with the
 newest model that has finished, saying which version that is. A burst of labels costs one
-fit for all of them, not one each.
+fit for all of them, not one each. Each fit also scores the whole pool once, so a query
+only picks the best scores (milliseconds for a million samples).
 
 A query never asks near-duplicates in a row: a sample among the nearest neighbours (in
 the pool's graph) of one already picked, or of one just labeled, skipped or excluded, is
-passed over while others remain. Labeling one of two near-twins tells the model about
+passed over while others remain (in a landmark graph, past 20,000 samples: one that
+hangs on the same nearest landmark). Labeling one of two near-twins tells the model about
 both; asking both wastes the person's time.
 
 It may also keep a held-out set: samples whose labels stay with the client, predicted by
@@ -37,8 +39,14 @@ from scipy.sparse.linalg import ArpackError
 
 from ..config import DEFAULT_POOL_RULES, PoolRules
 from .base import SessionLearner
-from .choice import candidates_for, check_ranks, checks_due, next_checks
-from .diversity import SpectralClusters, discoveries_due, diverse_sampling, least_reached
+from .choice import SPREADING, candidates_for, check_ranks, checks_due, next_checks
+from .diversity import (
+    MIN_GAP,
+    SpectralClusters,
+    discoveries_due,
+    diverse_sampling,
+    least_reached,
+)
 from .errors import LearnerError
 from .model import SessionClassifier
 from .registry import AUTO, DEFAULT_POOL_ESTIMATOR, DEFAULT_POOL_STRATEGY, POOL_ONLY
@@ -71,11 +79,15 @@ class Ranking(NamedTuple):
 class PoolLearner(SessionLearner):
     """A session's learner in pool mode; every public method is atomic (one lock).
 
-    Until two different classes are labeled the model knows nothing, and a query returns
-    spread-out samples (k-means++ seeding, away from those already labeled) with
-    uncertainty 1.0 and predicted and top_classes None. Afterwards it returns the
-    unlabeled samples the model is least sure of, each with the model's guess and its two
-    most likely classes. Both are deterministic for a given random_state and labels.
+    Until there are as many labels as classes, a query's first samples are one per
+    cluster of the pool's graph that no label has reached (``diversity.SpectralClusters``).
+    Until two different classes are labeled the model knows nothing: the rest of a query
+    are spread-out samples (k-means++ seeding, away from those already labeled; all of
+    them while the graph is being built), with uncertainty 1.0 and predicted and
+    top_classes None. Afterwards it returns the unlabeled samples the model is least sure
+    of, each with the model's guess and its two most likely classes. Both are
+    deterministic for a given random_state and labels. ``owned=True``: the caller hands
+    the pool over (the server's upload, just read), and it is kept without a copy.
     """
 
     def __init__(
@@ -88,9 +100,10 @@ class PoolLearner(SessionLearner):
         random_state: int = 0,
         rules: PoolRules = DEFAULT_POOL_RULES,
         background: bool = False,
+        owned: bool = False,
     ) -> None:
         super().__init__(classes, estimator, strategy, random_state)
-        self._pool = check_pool(pool, rules)
+        self._pool = check_pool(pool, rules, copy=not owned)  # owned: the caller's no more
         self._rules = rules
         self._pool.setflags(write=False)
         self._background = background
@@ -125,13 +138,15 @@ class PoolLearner(SessionLearner):
             return self._graph
 
     def _cluster(self, graph: GraphSpreading) -> SpectralClusters | None:
-        """The graph's clusters, one per class; None (spread-out first questions) if
-        the eigenvectors do not converge."""
+        """The graph's clusters, one per class; None (spread-out first questions, and no
+        discovery questions) if it has no such clusters or the eigenvectors do not
+        converge."""
         try:
-            return SpectralClusters(graph, len(self._classes), self._random_state)
+            clusters = SpectralClusters(graph, len(self._classes), self._random_state)
         except ArpackError:
             log.warning("no spectral clusters for this pool; first questions spread out")
             return None
+        return clusters if clusters.gap >= MIN_GAP else None
 
     def _fit(self, labels: dict[int, int]) -> SessionClassifier:
         """A fresh model on `labels`, fitted in index order."""
@@ -276,13 +291,17 @@ class PoolLearner(SessionLearner):
 
     def _discoveries(self, n_labeled: int, seen: np.ndarray, k: int) -> np.ndarray:
         """The samples the labels reach least, for the discovery questions among the next
-        k (``diversity.least_reached``; the learners of the pool's graph only); none while
-        the graph is still being built."""
+        k (``diversity.least_reached``): for the learners of the pool's graph, where it has
+        clusters to find (on text, tables and raw pixels the own-data benchmark lost up
+        to 9 points at 30 labels with them); none while the graph is being built."""
         due = discoveries_due(n_labeled, k) if self._estimator in POOL_ONLY else 0
-        graph = self._graph
-        if not due or (graph is None and self._background):
+        if not due or (self._graph is None and self._background):
             return np.empty(0, dtype=np.int64)
-        return least_reached(graph or self._neighbour_graph(), seen, due)
+        graph = self._neighbour_graph()
+        if self._clusters is None or (self._estimator == AUTO
+                                      and candidates_for(self._pool)[0] != SPREADING):
+            return np.empty(0, dtype=np.int64)  # no clusters to find, or a table's model
+        return least_reached(graph, seen, due)
 
     def _pick(self, scores: np.ndarray, k: int, recent: np.ndarray) -> np.ndarray:
         """The k best scores, skipping the near-duplicates (``GraphSpreading.near``) of

@@ -139,6 +139,9 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         far = weights.sum(axis=1) < TINY  # far from every landmark: count them equally
         weights[far] = 1.0
         weights /= weights.sum(axis=1, keepdims=True)
+        self.nearest_ = columns[:, 0].copy()  # each sample's nearest landmark
+        order = np.argsort(self.nearest_, kind="stable")  # the samples by it, for near()
+        self.cells_ = (order, np.searchsorted(self.nearest_[order], np.arange(m + 1)))
         return sparse.csr_matrix((weights.ravel(), columns.ravel(),
                                   np.arange(0, n * s + 1, s)), shape=(n, m))
 
@@ -146,9 +149,7 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         """The graph node (a row of ``indices_``) each of the pool's `samples` is, or
         hangs on most."""
         samples = np.asarray(samples, dtype=np.int64)
-        if self.anchors_ is None:
-            return samples
-        return self.anchors_.indices[self.anchors_.indptr[samples]]
+        return samples if self.anchors_ is None else self.nearest_[samples]
 
     def node_samples(self, nodes: np.ndarray) -> np.ndarray:
         """The pool samples that are the graph's `nodes`."""
@@ -161,13 +162,8 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         samples = np.asarray(samples, dtype=np.int64)
         if self.anchors_ is None:
             return self.indices_[samples].ravel()
-        if not hasattr(self, "_cells"):  # samples grouped by their nearest landmark
-            nearest = self.nearest_nodes(np.arange(self.anchors_.shape[0]))
-            order = np.argsort(nearest, kind="stable")
-            self._cells = (order, np.searchsorted(nearest[order], np.arange(
-                len(self.nodes_) + 1)))
-        order, starts = self._cells
-        cells = np.unique(self.nearest_nodes(samples))
+        order, starts = self.cells_
+        cells = np.unique(self.nearest_[samples])
         return np.concatenate([order[starts[c]:starts[c + 1]] for c in cells]) \
             if len(cells) else samples
 

@@ -123,9 +123,10 @@ def _as_numeric_array(x: Any, name: str, max_rows: int) -> np.ndarray:
 
 def _check_matrix(
     arr: np.ndarray, name: str, n_features: int | None, max_samples: int, max_features: int,
-    dtype: type = np.float64,
+    dtype: type = np.float64, copy: bool = True,
 ) -> np.ndarray:
-    """The 2-D checks shared by samples and pools; returns a fresh copy as `dtype`."""
+    """The 2-D checks shared by samples and pools; returns a fresh copy as `dtype`
+    (or, with ``copy=False``, `arr` itself if it is one already)."""
     n, d = arr.shape
     if n == 0:
         raise LearnerError(f"{name} contains no samples: send at least one row")
@@ -138,7 +139,7 @@ def _check_matrix(
     if n_features is not None and d != n_features:
         raise LearnerError(f"{name} has {d} features, the session expects {n_features}")
     with np.errstate(over="ignore"):
-        out = np.array(arr, dtype=dtype, order="C", copy=True)
+        out = np.array(arr, dtype=dtype, order="C", copy=True if copy else None)
     if out.dtype.kind in "ui":  # whole numbers are finite: no n x d mask to build
         return out
     finite = np.isfinite(out).all(axis=1)
@@ -173,15 +174,19 @@ def check_samples(
 
 
 def check_pool(
-    pool: Any, rules: PoolRules = DEFAULT_POOL_RULES, *, name: str = "pool"
+    pool: Any, rules: PoolRules = DEFAULT_POOL_RULES, *, name: str = "pool",
+    copy: bool = True,
 ) -> np.ndarray:
     """A pool (or a held-out set, ``name``) as a fresh (n, d) array; images (n, h, w) and
-    (n, h, w, c) are flattened to (n, h*w*c). uint8 stays uint8, floats become float32."""
+    (n, h, w, c) are flattened to (n, h*w*c). uint8 stays uint8, floats become float32.
+    ``copy=False``: the caller hands the array over (an upload just read), so it is kept
+    as it is where it can be: a million digits are 748 MiB."""
     arr = _as_numeric_array(pool, name, rules.max_samples)
     check_pool_shape(arr.shape, arr.dtype, rules, name=name)
     arr = arr.reshape(arr.shape[0], math.prod(arr.shape[1:]))  # -1 fails for 0 samples
     kept = np.uint8 if arr.dtype == np.uint8 else np.float32
-    return _check_matrix(arr, name, None, rules.max_samples, rules.max_features, dtype=kept)
+    return _check_matrix(arr, name, None, rules.max_samples, rules.max_features, dtype=kept,
+                         copy=copy)
 
 
 def check_pool_shape(shape: tuple[int, ...], dtype: np.dtype, rules: PoolRules = DEFAULT_POOL_RULES,

@@ -10,7 +10,7 @@ import skops.io
 from sklearn.datasets import load_wine
 from sklearn.model_selection import PredefinedSplit
 
-from backend.learners import PoolLearner, export_model
+from backend.learners import PoolLearner, choice, export_model
 from backend.learners.blend import SpreadAndForest
 from backend.learners.choice import (
     BLEND,
@@ -250,6 +250,25 @@ def test_the_kind_of_features_is_told_from_the_pool(wine, digits) -> None:
     assert candidates_for(embeddings) == FOR_PIXELS  # unit rows, signed
     assert candidates_for(X) == FOR_TABLES  # columns from 0.1 to 1,680
     assert candidates_for(standardized) == FOR_TABLES
+
+
+def test_past_supervised_up_to_auto_is_label_spreading_without_checks(wine, monkeypatch
+                                                                   ) -> None:
+    """A pool too large for the supervised candidates (here: more than 100 samples)."""
+    monkeypatch.setattr(choice, "SUPERVISED_UP_TO", 100)
+    X, y = wine
+    assert candidates_for(X) == ("label_spreading",)
+    learner = PoolLearner(X, sorted(set(y.tolist())))
+    assert learner._check_ranks is None  # no question is spent on checks
+    labels = np.arange(0, len(y), 5)
+    learner.teach_many(labels.tolist(), y[labels].tolist())
+    assert learner.choice["estimator"] == "label_spreading"
+    assert learner.choice["scores"] == {"label_spreading": None}
+    codes = np.full(len(y), -1)
+    codes[labels] = np.unique(y, return_inverse=True)[1][labels]
+    graph = GraphSpreading().fit_graph(X)
+    named = choose(graph, X, codes, 0, candidates=("random_forest",))  # named: still scored
+    assert 0.5 < named.scores["random_forest"] <= 1.0
 
 
 def test_make_estimator_auto_is_a_semi_supervised_classifier(wine) -> None:

@@ -89,6 +89,20 @@ def test_top_k_highest_first_ties_seeded() -> None:
     assert len(orders) > 1  # ties really are broken by the seed, not by position
 
 
+
+def test_top_k_sorts_only_the_best_yet_orders_as_a_full_sort() -> None:
+    """The partial sort gives exactly what a stable sort of the whole shuffled pool would:
+    the n best, ties in the seeded order, -inf (taken samples) last."""
+    rng = np.random.default_rng(1)
+    for _ in range(500):
+        scores = rng.integers(0, 5, size=int(rng.integers(1, 60))).astype(float)
+        scores[rng.random(len(scores)) < 0.2] = -np.inf
+        n = int(rng.integers(1, len(scores) + 2))
+        order = np.random.default_rng(3).permutation(len(scores))
+        full = order[np.argsort(-scores[order], kind="stable")][:n]
+        np.testing.assert_array_equal(top_k(scores, n, 3), full)
+        np.testing.assert_array_equal(top_k(scores, n, 99, order), full)  # a kept order
+
 def test_most_uncertain_is_a_modal_style_strategy() -> None:
     idx, scores = most_uncertain(FixedProba(ROWS), X3, 2, measure=margin_score)
     assert list(idx) == [2, 1]
