@@ -128,8 +128,8 @@ class SpectralClusters:
     Where the graph does not fall into that many clusters (``gap`` below MIN_GAP: text
     embeddings, 1.02; raw MNIST pixels, 1.16; the photo patches' image features, 1.5;
     against 1.9 for stroke features and 2.3 to 4.2 for the benchmark's tables), they would
-    be arbitrary cuts, and on the own-data benchmark they cost up to 8 points at 100
-    labels (2.6 at 30 on the photo patches): there the spread-out picks stay.
+    be arbitrary cuts, and on the own-data benchmark they cost up to 6 points (raw MNIST
+    at 30 labels; the photo patches 2.6 at 30): there the spread-out picks stay.
     """
 
     def __init__(self, graph: GraphSpreading, n: int, random_state: int = 0) -> None:

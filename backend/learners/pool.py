@@ -292,8 +292,8 @@ class PoolLearner(SessionLearner):
     def _discoveries(self, n_labeled: int, seen: np.ndarray, k: int) -> np.ndarray:
         """The samples the labels reach least, for the discovery questions among the next
         k (``diversity.least_reached``): for the learners of the pool's graph, where it has
-        clusters to find (on text, tables and raw pixels the own-data benchmark lost up
-        to 9 points at 30 labels with them); none while the graph is being built."""
+        clusters to find (elsewhere the own-data benchmark lost up to 7 points with them:
+        the docstrings at 30 labels); none while the graph is being built."""
         due = discoveries_due(n_labeled, k) if self._estimator in POOL_ONLY else 0
         if not due or (self._graph is None and self._background):
             return np.empty(0, dtype=np.int64)
