@@ -2,13 +2,13 @@
 labels reach least, for a model that may not know every class yet.
 
 Before a model can rank anything, uncertainty sampling degenerates to "the first rows of
-the pool", which are often alike. The first questions are one per cluster of the pool's
-graph (``SpectralClusters``), as many clusters as classes, so the first labels meet every
-class the pool's shape separates. While the graph is still being built, k-means++ seeding
-(each pick drawn with probability proportional to its squared distance from everything
-picked or labeled so far) spreads them over the data without favouring lone outliers as
-greedy farthest-point selection does; its candidates are a seeded random subset, so the
-cost stays bounded.
+the pool", which are often alike. Where the pool's graph falls into as many clusters as
+there are classes, the first questions are one per cluster (``SpectralClusters``), so the
+first labels meet every class the pool's shape separates. Elsewhere, and while the graph
+is still being built, k-means++ seeding (each pick drawn with probability proportional to
+its squared distance from everything picked or labeled so far) spreads them over the data
+without favouring lone outliers as greedy farthest-point selection does; its candidates
+are a seeded random subset, so the cost stays bounded.
 """
 
 from __future__ import annotations
