@@ -80,7 +80,8 @@ class PoolLearner(SessionLearner):
     """A session's learner in pool mode; every public method is atomic (one lock).
 
     Until there are as many labels as classes, a query's first samples are one per
-    cluster of the pool's graph that no label has reached (``diversity.SpectralClusters``).
+    cluster of the pool's graph that no label has reached, where the graph has such
+    clusters (``diversity.SpectralClusters``).
     Until two different classes are labeled the model knows nothing: the rest of a query
     are spread-out samples (k-means++ seeding, away from those already labeled; all of
     them while the graph is being built), with uncertainty 1.0 and predicted and
