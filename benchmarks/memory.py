@@ -34,7 +34,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -56,7 +55,7 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
 import numpy as np  # noqa: E402
 import sklearn  # noqa: E402
 from pools import POOLS, load_pool  # noqa: E402
-from report import rounded, table, write_json  # noqa: E402
+from report import proc_status_mib, rounded, table, write_json  # noqa: E402
 
 from alsats_widget import local_stack  # noqa: E402
 from alsats_widget.datasets import DatasetError  # noqa: E402
@@ -79,15 +78,6 @@ class BenchmarkError(Exception):
 
 
 # -- reading the server's memory ---------------------------------------------------------
-
-
-def proc_status_mib(pid: int, field: str) -> float | None:
-    """A memory field of /proc/<pid>/status (VmRSS, VmHWM) in MiB; None if unreadable."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-    return None
 
 
 def rss_mib(pid: int) -> float:

@@ -67,6 +67,15 @@ def write_json(path: Path, report: dict) -> None:
     print(f"wrote {path} ({report['wall_seconds']:.1f}s)")
 
 
+def proc_status_mib(pid: int, field: str) -> float | None:
+    """A memory field of /proc/<pid>/status (VmRSS, VmHWM) in MiB; None if unreadable."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
 def environment() -> dict:
     """The machine, the versions a learner's figures depend on, and the commit."""
     import numpy as np  # here: the benchmarks of payments need none of them

@@ -50,7 +50,13 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
 import numpy as np  # noqa: E402
 
 from benchmarks.pools import warped_pool  # noqa: E402
-from benchmarks.report import environment, percentile, rounded, write_json  # noqa: E402
+from benchmarks.report import (  # noqa: E402
+    environment,
+    percentile,
+    proc_status_mib,
+    rounded,
+    write_json,
+)
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "scaling.json"
 SIZES = (10_000, 100_000, 1_000_000)
@@ -60,11 +66,11 @@ SPREADS = 5
 
 
 def memory_mb(field: str) -> float:
-    """This process's VmRSS or VmHWM (its peak) in MB, from /proc."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
+    """This process's VmRSS or VmHWM (its peak) in MiB, from /proc."""
+    value = proc_status_mib(os.getpid(), field)
+    if value is None:
+        raise RuntimeError(f"no {field} in /proc/self/status")
+    return value
 
 
 def reset_peak() -> None:
