@@ -132,7 +132,11 @@ class SpectralClusters:
     at 30 labels; the photo patches 2.6 at 30): there the spread-out picks stay.
     """
 
-    def __init__(self, graph: GraphSpreading, n: int, random_state: int = 0) -> None:
+    @classmethod
+    def of(cls, graph: GraphSpreading, n: int, random_state: int = 0
+           ) -> SpectralClusters | None:
+        """The graph's n clusters, or None where its eigengap is below MIN_GAP (then no
+        k-means is run). Raises scipy's ArpackError if the eigenvectors do not converge."""
         affinity = graph.affinity_
         n = max(2, min(n, affinity.shape[0] // MIN_CLUSTER))
         if affinity.shape[0] <= DENSE_UP_TO:  # ARPACK is slow to converge on tiny graphs
@@ -144,9 +148,18 @@ class SpectralClusters:
         order = np.argsort(-values)
         # how much further the (n+1)-th eigenvalue lies from 1 than the n-th: large when
         # the graph falls into n clusters, near 1 when it does not (the eigengap)
-        self.gap = (1 - values[order[n]]) / max(1 - values[order[n - 1]], 1e-12)
-        rows = vectors[:, order[:n]]
-        rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+        gap = (1 - values[order[n]]) / max(1 - values[order[n - 1]], 1e-12)
+        if gap < MIN_GAP:
+            return None
+        return cls(graph, vectors[:, order[:n]], gap, random_state)
+
+    def __init__(self, graph: GraphSpreading, rows: np.ndarray, gap: float,
+                 random_state: int = 0) -> None:
+        """Clusters of the graph's nodes from their spectral `rows` (one column per
+        eigenvector); ``of`` finds those."""
+        n = rows.shape[1]
+        self.gap = gap
+        rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
         kmeans = KMeans(n, n_init=5, random_state=random_state).fit(rows)
         closeness = np.linalg.norm(rows - kmeans.cluster_centers_[kmeans.labels_], axis=1)
         self.graph = graph

@@ -41,7 +41,6 @@ from ..config import DEFAULT_POOL_RULES, PoolRules
 from .base import SessionLearner
 from .choice import SPREADING, candidates_for, check_ranks, checks_due, next_checks
 from .diversity import (
-    MIN_GAP,
     SpectralClusters,
     discoveries_due,
     diverse_sampling,
@@ -143,11 +142,10 @@ class PoolLearner(SessionLearner):
         discovery questions) if it has no such clusters or the eigenvectors do not
         converge."""
         try:
-            clusters = SpectralClusters(graph, len(self._classes), self._random_state)
+            return SpectralClusters.of(graph, len(self._classes), self._random_state)
         except ArpackError:
             log.warning("no spectral clusters for this pool; first questions spread out")
             return None
-        return clusters if clusters.gap >= MIN_GAP else None
 
     def _fit(self, labels: dict[int, int]) -> SessionClassifier:
         """A fresh model on `labels`, fitted in index order."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from backend.config import PoolRules
-from backend.learners import LearnerError, PoolLearner
+from backend.learners import LearnerError, PoolLearner, diversity
 from backend.learners import pool as pool_module
 from backend.learners.diversity import MIN_GAP, diverse_sampling
 from backend.learners.model import SessionClassifier
@@ -445,7 +445,7 @@ def test_a_pool_larger_than_its_graph_learns_on_landmarks(digits, monkeypatch) -
     the cold start, discovery questions, near-duplicates and spreading all work on it."""
     monkeypatch.setattr(pool_module, "GraphSpreading",
                         functools.partial(GraphSpreading, max_nodes=400))
-    monkeypatch.setattr(pool_module, "MIN_GAP", 0.0)  # these digits' eigengap is small
+    monkeypatch.setattr(diversity, "MIN_GAP", 0.0)  # these digits' eigengap is small
     X, y = digits.X_train, digits.y_train
     learner = PoolLearner(X, DIGITS, estimator="label_spreading")
     first = [s["index"] for s in learner.query(10)["samples"]]
