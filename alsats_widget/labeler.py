@@ -37,7 +37,7 @@ from .labelfile import GivenLabel, LabelFile
 SESSION_LOST = (409, 410)  # the learner is gone (the server restarted), or the session
 WORTH_RETRYING = (402, 408, 429, *SESSION_LOST)  # the 4xx answers that may pass on a retry
 UPLOAD_SHOWN_EVERY = 0.25  # seconds between two showings of the pool's upload
-EVALUATE_AGAIN_SECONDS = 0.25  # held-out accuracy of a model still fitting: asked again
+ASK_AGAIN_SECONDS = 0.25  # a ranking or held-out accuracy of a model still fitting: asked again
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,7 @@ class Labeler:
         self._uploaded: tuple[int, int] | None = None  # the pool's upload, while it runs
         self._upload_shown = 0.0  # when its progress was last shown
         self._stale = True  # the queue was ranked before the newest labels
+        self._rerank_after: float | None = None  # monotonic time: its model trailed them
         self._sent_since_ranking = False
         self._rebuilt = False  # the session was rebuilt and nothing went through since
         self._evaluated_version = -1
@@ -265,7 +266,7 @@ class Labeler:
                 job = None
                 while not self._closed and (self.problem is not None or (
                         job := self._next_job(time.monotonic())) is None):
-                    self._cond.wait(EVALUATE_AGAIN_SECONDS)  # or until notified
+                    self._cond.wait(ASK_AGAIN_SECONDS)  # or until notified
                 if self._closed:
                     return
                 self._busy = True
@@ -292,6 +293,8 @@ class Labeler:
             return self._send  # sends and rankings take turns: a quick person's queue
         if self._stale:        # is refilled between sends, never left to run dry
             return self._refill
+        if self._rerank_after is not None and (now is None or now >= self._rerank_after):
+            return self._refill  # ranked by a model that trailed the labels (or by none)
         if self._holdout is not None and self._evaluated_version < self._model_version \
                 and self.given and (now is None or now >= self._evaluate_after):
             return self._evaluate
@@ -402,6 +405,8 @@ class Labeler:
             self._stale = bool(self._outbox) or (self.current is None and not self._finished)
             self._sent_since_ranking = False
             self._rebuilt = False
+            trailing = version < result.get("labels_version", version) and self._queue
+            self._rerank_after = time.monotonic() + ASK_AGAIN_SECONDS if trailing else None
             self._cond.notify_all()
 
     def _evaluate(self) -> None:
@@ -414,7 +419,7 @@ class Labeler:
         with self._cond:
             self._evaluated_version = result["model_version"]
             if result["model_version"] < asked:  # still fitting in the background
-                self._evaluate_after = time.monotonic() + EVALUATE_AGAIN_SECONDS
+                self._evaluate_after = time.monotonic() + ASK_AGAIN_SECONDS
             if result["predicted"] is not None:
                 accuracy = float(np.mean(np.asarray(result["predicted"]) == self._holdout[1]))
                 point = (len(self.given), self._msat_spent(), accuracy)

@@ -105,12 +105,20 @@ def test_a_person_labels_in_the_browser_and_pays_per_label(ui, jupyter, page, tr
     expect(plot).not_to_have_attribute("src", first_plot, timeout=WAIT_MS)  # with points
     wait_for_status(widget, labels=1 + MORE_LABELS, skipped=1, all_sent=True)
     wait_until_settled(plot)  # the held-out accuracy of the last model, drawn
+    labels = 1 + MORE_LABELS
+    if "No model yet" in widget.locator(".alsats-guess").inner_text():
+        # picked at the last click, before the first model was ready (a slow machine);
+        # the queue behind it has been ranked again by the newest model since
+        click_true_label(widget, truth)
+        labels += 1
+        wait_for_status(widget, labels=labels, skipped=1, all_sent=True)
+        wait_until_settled(plot)
     expect(widget.locator(".alsats-guess")).to_contain_text(
         re.compile(r"Model's guess: \d \(\d+%\) or \d \(\d+%\)"))
     assert place_in(widget, plot) == plot_at  # the caption changed, the plot stayed put
     page.screenshot(path=shots / f"{ui}-labeled.png")
 
-    assert_one_label_per_key(page, widget, "0", labels=1 + MORE_LABELS, skipped=1)
+    assert_one_label_per_key(page, widget, "0", labels=labels, skipped=1)
     assert notebook_cells(page) == notebook_before
     if ui == "jupyterlab":  # once is enough: it takes a while, and the picture is Lab's
         accuracy = run_autopilot(page, plot)

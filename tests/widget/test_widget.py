@@ -17,7 +17,7 @@ import pytest
 import requests
 from PIL import Image
 
-from alsats_widget import LabelingWidget
+from alsats_widget import LabelingWidget, pool_and_holdout
 from alsats_widget.labelfile import LabelFile, LabelFileError
 from alsats_widget.widget import GUESS_TOOLTIP
 from tests.digits import digit_pool
@@ -430,6 +430,24 @@ def test_the_caption_says_no_model_yet_then_how_likely_the_guess_is(make_widget,
     assert widget._guess.value == (f"Sample #{ranked[0].index}. Model's guess: <b>{label}</b> "
                                    f"({p:.0%}) or {runner_up} ({q:.0%})")
     assert widget._guess.tooltip == GUESS_TOOLTIP
+
+
+def test_a_queue_ranked_before_the_model_was_ready_is_ranked_again(make_widget):
+    mnist = pool_and_holdout()[0]  # 10,000 digits: the first fit waits for their graph
+    widget = make_widget(pool=mnist.images)
+    labeler, answers = widget.labeler, []
+    shown(widget)
+    labeler.wait_idle(60)
+    query = labeler.client.query
+    labeler.client.query = lambda *args, **kwargs: answers.append(
+        query(*args, **kwargs)) or answers[-1]  # a spy: the real call goes through
+    while len({given.label for given in labeler.given}) < 2:  # a model needs two classes
+        labeler.label(mnist.labels[shown(widget).index])
+    labeler.wait_idle(60)
+    assert any(a["model_version"] < a["labels_version"] for a in answers), \
+        "every fit was done before its ranking: nothing here trailed"
+    assert answers[-1]["model_version"] == answers[-1]["labels_version"] == len(labeler.given)
+    assert labeler._queue and all(c.top_classes is not None for c in labeler._queue)
 
 
 def test_rankings_and_sends_take_turns_so_a_quick_person_never_runs_dry(make_widget, digits):
