@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from importlib.resources import as_file
 from pathlib import Path
 
@@ -41,8 +42,10 @@ class StackError(RuntimeError):
 
 class LocalStack:
     def __init__(self, url: str, data_dir: Path, network_file: Path,
-                 process: subprocess.Popen | None, price_msat: int | None = None) -> None:
+                 process: subprocess.Popen | None, price_msat: int | None = None,
+                 backend_args: tuple[str, ...] = ()) -> None:
         self.url = url
+        self.backend_args = backend_args
         self.data_dir = data_dir
         self.network_file = network_file
         self.process = process  # None when attached to a stack someone else started
@@ -67,7 +70,7 @@ class LocalStack:
             raise StackError("this stack was started by another process: restart it there")
         self._end_process()
         self.process = _start_backend(self.network_file, self.url, self.data_dir,
-                                      self.price_msat)
+                                      self.price_msat, self.backend_args)
         if not _wait_healthy(self.url, self.process, timeout):
             self._end_process()
             raise StackError(f"the local backend did not start again; {_log_tail(self)}")
@@ -102,11 +105,12 @@ class LocalStack:
 
 def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
                 reuse: bool = True, network_file: str | Path | None = None,
-                timeout: float = 60.0) -> LocalStack:
+                timeout: float = 60.0, backend_args: Sequence[str] = ()) -> LocalStack:
     """Start (or, with ``reuse``, attach to) a backend with its simnet on free ports.
 
     ``data_dir``: given, else $ALSATS_STACK_DIR, else ~/.alsats/stack. ``network_file``:
-    a Polar-format network with an alice to serve, else the seed's (alice, bob, carol)."""
+    a Polar-format network with an alice to serve, else the seed's (alice, bob, carol).
+    ``backend_args``: more of ``alsats-backend``'s flags (say ``--processes 3``)."""
     data_dir = Path(data_dir or os.environ.get(ENV_VAR) or DEFAULT_DATA_DIR)
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -120,8 +124,8 @@ def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
         with as_file(source_file) as source:  # a real file, even from a zipped install
             network = copy_with_free_ports(source, data_dir / "network.json")
         url = f"http://127.0.0.1:{free_ports(1)[0]}"
-        process = _start_backend(network, url, data_dir, price_msat)
-        stack = LocalStack(url, data_dir, network, process, price_msat)
+        process = _start_backend(network, url, data_dir, price_msat, tuple(backend_args))
+        stack = LocalStack(url, data_dir, network, process, price_msat, tuple(backend_args))
         atexit.register(stack.stop)
         if _wait_healthy(url, process, timeout):
             break
@@ -136,13 +140,13 @@ def local_stack(data_dir: str | Path | None = None, *, price_msat: int = 1000,
     return stack
 
 
-def _start_backend(network: Path, url: str, data_dir: Path,
-                   price_msat: int) -> subprocess.Popen:
+def _start_backend(network: Path, url: str, data_dir: Path, price_msat: int,
+                   backend_args: tuple[str, ...] = ()) -> subprocess.Popen:
     with (data_dir / "backend.log").open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "--network", str(network), "--node",
              "alice", "--simnet", "--data-dir", str(data_dir / "backend"), "--port",
-             url.rsplit(":", 1)[1], "--price-msat", str(price_msat)],
+             url.rsplit(":", 1)[1], "--price-msat", str(price_msat), *backend_args],
             stdout=log, stderr=subprocess.STDOUT, preexec_fn=_backend_child,
         )
 

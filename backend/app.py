@@ -7,14 +7,14 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
 from . import l402, views
 from .config import Config
-from .credits import CreditLedger
-from .keys import CONFIG, EXECUTOR, LEDGER, NODE_INFO, PAYWALL, SESSIONS
+from .keys import CONFIG, LEDGER, NODE_INFO, PAYWALL, SESSIONS
+from .learners.hosts import open_host
+from .ledger import open_ledger
 from .lightning import LightningNode, load_polar_network
 from .lightning.simnet import Simnet
 from .middlewares import error_middleware, read_timeout_middleware
@@ -31,11 +31,9 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
         client_max_size=max(config.limits.max_pool_bytes, config.limits.max_json_bytes) + 1,
     )
     app[CONFIG] = config
-    app[EXECUTOR] = ThreadPoolExecutor(config.workers, thread_name_prefix="alsats-learner")
     setup_routes(app)
     app.cleanup_ctx.append(_services(clock))
     app.cleanup_ctx.append(_sweep_idle_sessions)
-    app.on_cleanup.append(_stop_workers)
     return app
 
 
@@ -80,8 +78,7 @@ def _services(clock: Callable[[], float]):
             # the server only makes invoices: the invoice macaroon is all it holds
             node = await stack.enter_async_context(
                 LightningNode.from_polar(*node_args, macaroon="invoice"))
-            ledger = CreditLedger(config.data_dir / "credits.sqlite", clock=clock)
-            stack.callback(ledger.close)
+            ledger = await stack.enter_async_context(open_ledger(config.ledger_url, clock))
             app[LEDGER] = ledger
             app[PAYWALL] = Paywall(
                 node, ledger, l402.load_or_create_root_key(config.data_dir / "root.key"),
@@ -89,7 +86,9 @@ def _services(clock: Callable[[], float]):
                 credential_ttl=config.credential_ttl_seconds,
                 challenges_per_minute=config.challenges_per_minute,
                 max_open_challenges=config.max_open_challenges, clock=clock)
-            app[SESSIONS] = SessionStore(ledger, config.session_idle_seconds, clock=clock)
+            host = open_host(config.learners, config.workers)  # Ray connects: blocking,
+            stack.callback(host.close)  # once, before the app serves
+            app[SESSIONS] = SessionStore(ledger, host, config.session_idle_seconds, clock=clock)
             log.info("serving as %s (%s), %d msat per iteration", config.node,
                      app[NODE_INFO].pubkey, config.price_msat)
             yield
@@ -99,10 +98,10 @@ def _services(clock: Callable[[], float]):
 
 async def sweep(app: web.Application) -> None:
     """Free idle sessions' learners; forget challenges never paid, and their sessions."""
-    for session_id in app[SESSIONS].sweep():
+    for session_id in await app[SESSIONS].sweep():
         log.info("session %s idle: its learner is freed", session_id)
     forgotten = await app[PAYWALL].forget_unpaid()
-    app[SESSIONS].drop(forgotten.sessions)
+    await app[SESSIONS].drop(forgotten.sessions)
     if forgotten.credentials or forgotten.sessions:
         log.info("forgot %d unpaid challenge(s) and %d session(s) that never paid",
                  forgotten.credentials, len(forgotten.sessions))
@@ -123,6 +122,3 @@ async def _sweep_idle_sessions(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await task
 
-
-async def _stop_workers(app: web.Application) -> None:
-    app[EXECUTOR].shutdown(wait=True)

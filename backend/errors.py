@@ -6,6 +6,8 @@ import json
 
 from aiohttp import web
 
+NO_POOL = "upload the pool first: PUT /pool with .npy bytes"  # a pool-mode call's 409
+
 
 def json_error(cls: type[web.HTTPException], message: str,
                headers: dict[str, str] | None = None, **fields: object) -> web.HTTPException:

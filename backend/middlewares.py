@@ -9,9 +9,11 @@ import logging
 
 from aiohttp import StreamReader, web
 
-from .errors import json_error
+from .errors import NO_POOL, json_error
 from .keys import CONFIG
 from .learners import LearnerError
+from .learners.hosts import LearnerLost
+from .ledger import LedgerUnavailable
 from .lightning import LightningError
 from .sessions import SessionGone
 
@@ -38,6 +40,14 @@ async def error_middleware(request: web.Request, handler) -> web.StreamResponse:
         raise json_error(web.HTTPBadRequest, str(exc)) from None
     except SessionGone as exc:
         raise json_error(web.HTTPGone, str(exc)) from None
+    except LearnerLost:
+        raise json_error(web.HTTPConflict, "the server lost this session's model: "
+                         f"{NO_POOL}; the labels it held are taught again free") from None
+    except LedgerUnavailable as exc:
+        log.warning("%s", exc)
+        raise json_error(web.HTTPServiceUnavailable,
+                         "the server's credit ledger is unavailable; nothing was charged, "
+                         "try again shortly") from None
     except LightningError as exc:
         log.warning("lightning node failed: %s", exc)
         raise json_error(web.HTTPServiceUnavailable,

@@ -28,8 +28,8 @@ from typing import Any
 from aiohttp import web
 
 from . import l402
-from .credits import CreditError, CreditLedger, CreditsExhausted, UnknownCredential
 from .errors import json_error
+from .ledger import CallInFlight, CreditsExhausted, Ledger, UnknownCredential
 from .lightning import InvoiceNotFoundError, LightningError, LightningNode
 
 MAX_REMEMBERED_ANSWERS = 10_000  # answers kept for Idempotency-Key retries, newest last
@@ -70,7 +70,7 @@ class Forgotten:
 
 
 class Paywall:
-    def __init__(self, node: LightningNode, ledger: CreditLedger, root_key: bytes, *,
+    def __init__(self, node: LightningNode, ledger: Ledger, root_key: bytes, *,
                  price_msat: int, invoice_expiry: int, credential_ttl: int,
                  challenges_per_minute: int = 120, max_open_challenges: int = 100,
                  clock: Callable[[], float] = time.time) -> None:
@@ -87,10 +87,10 @@ class Paywall:
         self._paid_unused: set[bytes] = set()  # token ids the node said were paid
         self._swept_until = 0  # sessions opened up to then were looked at
 
-    def limit(self, request: web.Request, session_id: str | None = None) -> None:
+    async def limit(self, request: web.Request, session_id: str | None = None) -> None:
         """429 once the client's address has had its challenges for sessions that never
         paid: a new one (no ``session_id``) or one none of whose credentials was used."""
-        if session_id is not None and self._ledger.has_paid(session_id):
+        if session_id is not None and await self._ledger.has_paid(session_id):
             return
         wait = self._limiter.take(client_address(request))
         if wait:
@@ -99,7 +99,7 @@ class Paywall:
 
     async def challenge(self, session_id: str, iterations: int) -> Challenge:
         """An invoice for ``iterations`` and a macaroon bound to its payment hash."""
-        self._check_open_challenges(session_id)
+        await self._check_open_challenges(session_id)
         amount_msat = iterations * self.price_msat
         invoice = await self._node.add_invoice(
             amount_msat, memo=f"alsats: {iterations} iteration(s)", expiry=self._invoice_expiry)
@@ -111,16 +111,16 @@ class Paywall:
             l402.iterations_caveat(iterations),
             l402.valid_until_caveat(valid_until),
         ])
-        self._ledger.record_sale(token_id=token_id, payment_hash=payment_hash,
+        await self._ledger.record_sale(token_id=token_id, payment_hash=payment_hash,
                                  session_id=session_id, iterations=iterations,
                                  amount_msat=amount_msat, valid_until=valid_until)
         return Challenge(session_id, iterations, amount_msat, invoice.payment_request,
                          invoice.payment_hash, macaroon)
 
-    def _check_open_challenges(self, session_id: str) -> None:
+    async def _check_open_challenges(self, session_id: str) -> None:
         """429 when the session has max_open_challenges invoices that may still be paid."""
         now = int(self._clock())
-        count, oldest = self._ledger.open_challenges(session_id, now - self._invoice_expiry)
+        count, oldest = await self._ledger.open_challenges(session_id, now - self._invoice_expiry)
         if count >= self._max_open:
             raise too_many(f"this session has {count} unpaid invoices still open: pay one, "
                            "or wait for the oldest to expire", oldest + self._invoice_expiry - now)
@@ -137,7 +137,7 @@ class Paywall:
         """
         now = int(self._clock())
         cutoff = now - self._invoice_expiry - SWEEP_GRACE_SECONDS
-        candidates = self._ledger.unused_before(cutoff)
+        candidates = await self._ledger.unused_before(cutoff)
         self._paid_unused &= {row["token_id"] for row in candidates}
         dead = []
         for row in candidates:
@@ -146,8 +146,8 @@ class Paywall:
                     dead.append(row)
             except LightningError:  # the node is away: the rest waits for the next sweep
                 break
-        forgotten = self._ledger.forget_unused([row["token_id"] for row in dead])
-        sessions = self._ledger.forget_sessions_without_credentials(
+        forgotten = await self._ledger.forget_unused([row["token_id"] for row in dead])
+        sessions = await self._ledger.forget_sessions_without_credentials(
             [row["session_id"] for row in dead], self._swept_until, cutoff)
         self._swept_until = max(self._swept_until, cutoff)
         return Forgotten(forgotten, sessions)
@@ -164,7 +164,7 @@ class Paywall:
             self._paid_unused.add(row["token_id"])
         return invoice.state == "CANCELED"
 
-    def credential(self, request: web.Request) -> l402.Grant | None:
+    async def credential(self, request: web.Request) -> l402.Grant | None:
         """The request's verified grant, None without an L402 credential; 401 if bad."""
         header = request.headers.get("Authorization", "")
         if header.split(" ", 1)[0].upper() not in l402.SCHEMES:
@@ -172,7 +172,7 @@ class Paywall:
         try:
             grant = l402.verify(self._root_key, l402.parse_authorization(header),
                                 now=int(self._clock()))
-            self._ledger.remaining(grant.token_id)  # sold by this server?
+            await self._ledger.remaining(grant.token_id)  # sold by this server?
         except (l402.L402Error, UnknownCredential) as exc:
             raise json_error(web.HTTPUnauthorized, f"invalid L402 credential: {exc}") from None
         return grant
@@ -193,31 +193,31 @@ class Paywall:
             return self._answers[(grant.token_id, key)]
         count = cost - free
         if count == 0:
-            return await work(), self.credits_left(grant)
+            return await work(), await self.credits_left(grant)
         try:
-            reservation = self._ledger.reserve(grant.token_id, key, cap=grant.iterations,
-                                               count=count)
+            reservation = await self._ledger.reserve(grant.token_id, key,
+                                                     cap=grant.iterations, count=count)
         except CreditsExhausted as exc:
             block = max(grant.iterations, count)
             more = await self.challenge(grant.session_id, block)
             raise more.error(f"{exc}: this invoice buys {block} more",
-                             credits_left=self.credits_left(grant)) from None
-        except CreditError as exc:
+                             credits_left=await self.credits_left(grant)) from None
+        except CallInFlight as exc:
             raise json_error(web.HTTPConflict, str(exc)) from None
         try:
             result = await work()
         except BaseException:
-            self._ledger.release(reservation)
+            await self._ledger.release(reservation)
             raise
-        answer = (result, self._ledger.commit(reservation))
+        answer = (result, await self._ledger.commit(reservation))
         if key is not None and _small(result):
             self._answers[(grant.token_id, key)] = answer
             while len(self._answers) > MAX_REMEMBERED_ANSWERS:
                 self._answers.popitem(last=False)
         return answer
 
-    def credits_left(self, grant: l402.Grant) -> int:
-        return self._ledger.remaining(grant.token_id, cap=grant.iterations)
+    async def credits_left(self, grant: l402.Grant) -> int:
+        return await self._ledger.remaining(grant.token_id, cap=grant.iterations)
 
 
 def _small(result: Any) -> bool:

@@ -3,21 +3,24 @@
 A session's settings (mode, estimator, strategy, threshold, classes) are accounting, kept
 so that credits bought survive a restart; its learner, pool and labels live in this
 process only and are gone when the session closes, expires or the server restarts (the
-session then starts again with an empty model, and says so).
+session then starts again with an empty model, and says so, and the labels its model held
+are taught again free: a count kept in the ledger, so it is spent once).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .config import PoolRules
-from .credits import CreditLedger, SessionRecord
-from .learners import LearnerError, PoolLearner, StreamLearner, check_classes, strategy
+from .learners import LearnerError, check_classes, strategy
+from .learners.hosts import LearnerLost, LocalHost, RayHost
 from .learners.registry import (
     DEFAULT_ESTIMATOR,
     DEFAULT_POOL_ESTIMATOR,
@@ -26,7 +29,9 @@ from .learners.registry import (
     check_estimator_name,
 )
 from .learners.validation import check_threshold
+from .ledger import Ledger, SessionRecord
 
+log = logging.getLogger("alsats.backend")
 MODES = ("stream", "pool")
 EXTEND_EVERY_SECONDS = 60  # a session's expiry moves on at most this often, not per call
 DEFAULT_CLASSES = list(range(10))  # MNIST's digits, the showcase
@@ -40,10 +45,10 @@ class SessionGone(Exception):
 @dataclass
 class LiveSession:
     record: SessionRecord
-    learner: StreamLearner | PoolLearner | None
+    learner: Any  # the host's handle (hosts.LocalLearner, hosts.RayLearner), or None
     restored: bool  # made again after a restart: the model starts empty
     last_used: float = field(default_factory=time.time)
-    relearn_free: int = 0  # labels it may teach again for free (the ones a restart lost)
+    relearn_free: int = 0  # labels it may teach again free, as the ledger last said
     labels_held: int = 0  # the count the ledger keeps
     extended_at: float = 0.0  # when its expiry in the ledger was last moved on
 
@@ -85,92 +90,134 @@ def _check_class_names(classes: list) -> None:
                                f"one of {len(name)}")
 
 
-def _stream_learner(settings: dict) -> StreamLearner:
-    return StreamLearner(settings["classes"], estimator=settings["estimator"],
-                         strategy=settings["strategy"], threshold=settings["threshold"])
-
-
 class SessionStore:
-    def __init__(self, ledger: CreditLedger, idle_seconds: int,
+    """The sessions this web process serves: records in the ledger, learners on the host
+    (hosts.py), and what it knows of each cached here. With a shared host (Ray) another
+    web process may serve the same session; everything they must agree on (labels held,
+    free relearning) is in the ledger."""
+
+    def __init__(self, ledger: Ledger, host: LocalHost | RayHost, idle_seconds: int,
                  clock: Callable[[], float] = time.time) -> None:
         self._ledger = ledger
+        self._host = host
         self._idle_seconds = idle_seconds
         self._clock = clock
         self._live: dict[str, LiveSession] = {}
 
-    def open(self, settings: dict) -> LiveSession:
+    async def open(self, settings: dict) -> LiveSession:
         session_id = secrets.token_urlsafe(16)
-        record = self._ledger.open_session(session_id, settings, self._idle_seconds)
+        record = await self._ledger.open_session(session_id, settings, self._idle_seconds)
+        learner = None if settings["mode"] == "pool" else \
+            await self._host.new(session_id, settings)
         now = self._clock()
-        live = LiveSession(record, self._new_learner(settings), restored=False,
-                           last_used=now, extended_at=now)
+        live = LiveSession(record, learner, restored=False, last_used=now, extended_at=now)
         self._live[session_id] = live
         return live
 
-    def get(self, session_id: str) -> LiveSession:
-        """The live session, made again from its settings after a restart."""
+    async def get(self, session_id: str) -> LiveSession:
+        """The live session: cached, found on a shared host, or made again from its
+        settings (its learner lost: a restart, a killed actor)."""
         now = self._clock()
         live = self._live.get(session_id)
         if live is None:
-            record = self._ledger.session(session_id)
+            record = await self._ledger.session(session_id)
             if record is None or record.closed or record.expires <= now:
                 raise SessionGone(f"session {session_id} is closed or has expired")
-            live = LiveSession(record, self._new_learner(record.settings), restored=True,
-                               relearn_free=record.labels_held,
+            learner = await self._host.find(session_id)
+            live = LiveSession(record, learner, restored=learner is None,
+                               relearn_free=record.relearn_free,
                                labels_held=record.labels_held)
+            if learner is None:
+                await self._lost(live)
             self._live[session_id] = live
+        elif live.learner is None and self._host.shared:  # another process's upload?
+            live.learner = await self._host.find(session_id)
         live.last_used = now
         if now - live.extended_at >= EXTEND_EVERY_SECONDS:  # a write (an fsync) a minute
-            self._ledger.extend_session(session_id, int(now) + self._idle_seconds)
+            await self._ledger.extend_session(session_id, int(now) + self._idle_seconds)
             live.extended_at = now
         return live
 
-    def attach_pool(self, live: LiveSession, pool: np.ndarray, rules: PoolRules) -> PoolLearner:
+    async def _lost(self, live: LiveSession) -> None:
+        """The session's learner is gone: it starts again empty (a stream-mode one at
+        once, a pool-mode one when its pool is uploaded again), and the labels its model
+        held are taught again free."""
+        live.restored = True
+        live.learner = None if live.settings["mode"] == "pool" else \
+            await self._host.new(live.session_id, live.settings, replace=False)
+        if live.labels_held > live.relearn_free:
+            await self._ledger.set_relearn_free(live.session_id, live.labels_held)
+            live.relearn_free = live.labels_held
+
+    async def call(self, live: LiveSession, method: str, *args: Any) -> Any:
+        """The session's learner's ``method(*args)``. A learner found lost is looked for
+        again (another web process may have made it anew), else made anew: then a
+        pool-mode call is LearnerLost (the pool must come again), a stream-mode call runs
+        on the new, empty learner."""
+        try:
+            return await live.learner.call(method, *args)
+        except LearnerLost:
+            log.warning("session %s: its learner was lost", live.session_id)
+            found = await self._host.find(live.session_id)
+            if found is not None and found.id != live.learner.id:
+                live.learner = found
+            else:
+                await self._lost(live)
+                if live.learner is None:
+                    raise
+            return await live.learner.call(method, *args)
+
+    async def attach_pool(self, live: LiveSession, pool: np.ndarray, rules: PoolRules) -> Any:
         """A pool-mode session's learner, made from its uploaded pool (replacing any, and
         with it any held-out set: that is uploaded again for the new pool)."""
-        settings = live.settings
-        live.learner = PoolLearner(pool, settings["classes"], estimator=settings["estimator"],
-                                   strategy=settings["strategy"], rules=rules,
-                                   background=True, owned=True)  # the upload just read
+        live.learner = await self._host.new(live.session_id, live.settings, pool, rules)
         return live.learner
 
-    def take_free(self, live: LiveSession, cost: int) -> int:
+    async def take_free(self, live: LiveSession, cost: int) -> int:
         """How many of a teach's ``cost`` labels are free: a restart (or a day idle) lost
-        the session's model, so as many labels as it held are taught again for nothing."""
-        free = min(cost, live.relearn_free)
-        live.relearn_free -= free
+        the session's model, so as many labels as it held are taught again for nothing.
+        Asked of the ledger whenever another web process may have found the loss."""
+        if not live.relearn_free and not self._host.shared:
+            return 0
+        free, live.relearn_free = await self._ledger.take_relearn_free(live.session_id, cost)
         return free
 
-    def learned(self, live: LiveSession, free: int, added: int) -> None:
+    async def learned(self, live: LiveSession, free: int, added: int,
+                      n_labeled: int | None) -> None:
         """After a teach or undo: give back the free labels that added nothing (a retry's,
-        a label the model had), and keep the model's count of labels in the ledger; while
-        a lost model is being taught again, the count it had stands."""
-        live.relearn_free += free - min(free, max(added, 0))
-        held = live.learner.n_labeled
-        if held != live.labels_held and (live.relearn_free == 0 or held > live.labels_held):
-            self._ledger.set_labels_held(live.session_id, held)
+        a label the model had, a call that failed), and keep the model's count of labels
+        (``n_labeled``, None if the call failed) in the ledger; while a lost model is
+        being taught again, the count it had stands."""
+        unused = free - min(free, max(added, 0))
+        if unused:
+            live.relearn_free = await self._ledger.give_back_relearn_free(live.session_id,
+                                                                          unused)
+        held = n_labeled
+        if held is not None and held != live.labels_held \
+                and (live.relearn_free == 0 or held > live.labels_held):
+            await self._ledger.set_labels_held(live.session_id, held)
             live.labels_held = held
 
-    def close(self, session_id: str) -> None:
+    async def close(self, session_id: str) -> None:
         self._live.pop(session_id, None)
-        self._ledger.close_session(session_id)
+        await self._host.drop(session_id)
+        await self._ledger.close_session(session_id)
 
-    def drop(self, session_ids: list[str]) -> None:
-        """Forget the live sessions whose records the ledger has deleted (never paid)."""
+    async def drop(self, session_ids: list[str]) -> None:
+        """Forget the sessions whose records the ledger has deleted (never paid)."""
         for session_id in session_ids:
             self._live.pop(session_id, None)
+            await self._host.drop(session_id)
 
-    def sweep(self) -> list[str]:
+    async def sweep(self) -> list[str]:
         """Free the learners of sessions idle past their time; returns their ids."""
         cutoff = self._clock() - self._idle_seconds
         idle = [sid for sid, live in self._live.items() if live.last_used <= cutoff]
         for session_id in idle:
             del self._live[session_id]
-        return idle
+        if self._host.shared:  # idle for every web process: the actor says
+            idle += await self._host.idle(self._idle_seconds)
+        return sorted(set(idle))
 
     def __len__(self) -> int:
         return len(self._live)
-
-    @staticmethod
-    def _new_learner(settings: dict) -> StreamLearner | None:
-        return _stream_learner(settings) if settings["mode"] == "stream" else None

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,9 +11,8 @@ from aiohttp import web
 
 from . import __version__
 from .config import Limits
-from .errors import json_error, too_large
-from .keys import CONFIG, EXECUTOR, NODE_INFO, PAYWALL, SESSIONS
-from .learners import PoolLearner, export_model
+from .errors import NO_POOL, json_error, too_large
+from .keys import CONFIG, NODE_INFO, PAYWALL, SESSIONS
 from .npybody import read_npy
 from .openapi import document
 from .sessions import LiveSession, SessionGone, check_settings
@@ -63,12 +60,12 @@ async def initialize(request: web.Request) -> web.Response:
         if SETTINGS_FIELDS & body.keys():
             raise json_error(web.HTTPBadRequest, "a session's settings are fixed when it is "
                              "created; send only iterations with session_id")
-        live = _session(request, body["session_id"])
-        paywall.limit(request, live.session_id)
+        live = await _session(request, body["session_id"])
+        await paywall.limit(request, live.session_id)
     else:
         settings = check_settings(body)
-        paywall.limit(request)
-        live = request.app[SESSIONS].open(settings)
+        await paywall.limit(request)
+        live = await request.app[SESSIONS].open(settings)
     challenge = await paywall.challenge(live.session_id, iterations)
     raise challenge.error(PAY_REQUIRED, settings=live.settings)
 
@@ -78,13 +75,13 @@ async def initialize(request: web.Request) -> web.Response:
 async def train(request: web.Request) -> web.Response:
     grant, live, body = await _paid_call(request, "stream", {"x", "y"})
     x, y = _field(body, "x"), _field(body, "y")
-    result, left = await _charge(request, grant, live.learner.train, x, y)
+    result, left = await _charge(request, grant, live, "train", x, y)
     return web.json_response({**result, "credits_left": left})
 
 
 async def label(request: web.Request) -> web.Response:
     grant, live, body = await _paid_call(request, "stream", {"x"})
-    result, left = await _charge(request, grant, live.learner.label, _field(body, "x"))
+    result, left = await _charge(request, grant, live, "label", _field(body, "x"))
     return web.json_response({**result, "credits_left": left})
 
 
@@ -95,32 +92,34 @@ async def upload_pool(request: web.Request) -> web.Response:
     grant, live = await _paid_session(request, "pool")
     limits = request.app[CONFIG].limits
     pool = await _read_npy(request, limits, "pool")
-    learner = await _off_loop(request, request.app[SESSIONS].attach_pool, live, pool,
-                              limits.pool_rules())
-    return web.json_response({"n_pool": learner.n_pool, "n_features": learner.n_features,
-                              "credits_left": request.app[PAYWALL].credits_left(grant),
+    sessions = request.app[SESSIONS]
+    await sessions.attach_pool(live, pool, limits.pool_rules())
+    return web.json_response({"n_pool": await sessions.call(live, "n_pool"),
+                              "n_features": await sessions.call(live, "n_features"),
+                              "credits_left": await request.app[PAYWALL].credits_left(grant),
                               "relearn_free": live.relearn_free})
 
 
 async def upload_holdout(request: web.Request) -> web.Response:
     """Held-out samples for a free accuracy curve: their labels stay in the notebook."""
     grant, live = await _paid_session(request, "pool")
-    learner = _pool(live)
+    _pool(live)
     limits = request.app[CONFIG].limits
     holdout = await _read_npy(request, limits, "holdout")
-    result = await _off_loop(request, learner.set_holdout, holdout)
-    return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
+    result = await request.app[SESSIONS].call(live, "set_holdout", holdout)
+    return await _answer(request, grant, result)
 
 
 async def holdout_predictions(request: web.Request) -> web.Response:
     """The newest model's predictions for the held-out set; computed once per model."""
     grant, live = await _paid_session(request, "pool")
-    learner = _pool(live)
-    if not learner.n_holdout:
+    _pool(live)
+    sessions = request.app[SESSIONS]
+    if not await sessions.call(live, "n_holdout"):
         raise json_error(web.HTTPConflict, "no held-out set: PUT /holdout with .npy bytes "
                          "first (uploading the pool again drops it)")
-    result = await _off_loop(request, learner.holdout_predictions)
-    return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
+    result = await sessions.call(live, "holdout_predictions")
+    return await _answer(request, grant, result)
 
 
 async def query(request: web.Request) -> web.Response:
@@ -130,15 +129,16 @@ async def query(request: web.Request) -> web.Response:
     limit = request.app[CONFIG].limits.max_query_k
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= limit:
         raise json_error(web.HTTPBadRequest, f"k must be an integer from 1 to {limit}")
-    result = await _off_loop(request, _pool(live).query, k, body.get("exclude", ()))
-    return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
+    _pool(live)
+    result = await request.app[SESSIONS].call(live, "query", k, body.get("exclude", ()))
+    return await _answer(request, grant, result)
 
 
 async def teach(request: web.Request) -> web.Response:
     """One label ({index, label}) or many ({indices, labels}, one iteration each; free
     while a session teaches again the labels a restart lost)."""
     grant, live, body = await _paid_call(request, "pool", {"index", "label", "indices", "labels"})
-    learner = _pool(live)
+    _pool(live)
     if "indices" in body or "labels" in body:
         indices, labels = _field(body, "indices"), _field(body, "labels")
         limit = request.app[CONFIG].limits.max_samples_per_call
@@ -146,24 +146,28 @@ async def teach(request: web.Request) -> web.Response:
                 or not 1 <= len(indices) == len(labels) <= limit:
             raise json_error(web.HTTPBadRequest, "indices and labels must be lists of the "
                              f"same length, 1 to {limit}")
-        work, args, cost = learner.teach_many, (indices, labels), len(indices)
+        method, args, cost = "teach_many", (indices, labels), len(indices)
     else:
-        work, args, cost = learner.teach, (_field(body, "index"), _field(body, "label")), 1
-    sessions, before = request.app[SESSIONS], learner.n_labeled
-    free = sessions.take_free(live, cost)
+        method, args, cost = "teach", (_field(body, "index"), _field(body, "label")), 1
+    sessions = request.app[SESSIONS]
+    free = await sessions.take_free(live, cost)
+    result = None
     try:
-        result, left = await _charge(request, grant, work, *args, cost=cost, free=free)
+        result, left = await _charge(request, grant, live, method, *args, cost=cost, free=free)
     finally:
-        sessions.learned(live, free, learner.n_labeled - before)
+        added = cost - int(result["replaced"]) if result else 0  # an index once per call
+        await sessions.learned(live, free, added, result["n_labeled"] if result else None)
     return web.json_response({**result, "credits_left": left,
                               "relearn_free": live.relearn_free})
 
 
 async def undo(request: web.Request) -> web.Response:
     grant, live, body = await _paid_call(request, "pool", {"index"})
-    result = await _off_loop(request, _pool(live).undo, _field(body, "index"))
-    request.app[SESSIONS].learned(live, 0, 0)
-    return web.json_response({**result, "credits_left": request.app[PAYWALL].credits_left(grant)})
+    _pool(live)
+    sessions = request.app[SESSIONS]
+    result = await sessions.call(live, "undo", _field(body, "index"))
+    await sessions.learned(live, 0, 0, result["n_labeled"])
+    return await _answer(request, grant, result)
 
 
 # -- the session -------------------------------------------------------------------------
@@ -173,9 +177,9 @@ async def session_info(request: web.Request) -> web.Response:
     learner = live.learner
     return web.json_response({
         "session_id": live.session_id, "settings": live.settings, "restored": live.restored,
-        "n_labeled": getattr(learner, "n_labeled", 0) if learner else 0,
-        "pool_uploaded": isinstance(learner, PoolLearner),
-        "credits_left": request.app[PAYWALL].credits_left(grant),
+        "n_labeled": await request.app[SESSIONS].call(live, "n_labeled") if learner else 0,
+        "pool_uploaded": learner is not None and learner.pool_mode,
+        "credits_left": await request.app[PAYWALL].credits_left(grant),
         "relearn_free": live.relearn_free,
         "price_msat": request.app[CONFIG].price_msat,
     })
@@ -186,7 +190,7 @@ async def download_model(request: web.Request) -> web.Response:
     grant, live = await _paid_session(request, None)
     if live.learner is None:
         raise json_error(web.HTTPConflict, "no model yet: upload the pool and teach labels")
-    data, left = await _charge(request, grant, export_model, live.learner)
+    data, left = await _charge(request, grant, live, "export")
     return web.Response(body=data, content_type="application/octet-stream", headers={
         "X-Credits-Left": str(left),
         "Content-Disposition": f'attachment; filename="alsats-{live.session_id}.skops"',
@@ -195,9 +199,9 @@ async def download_model(request: web.Request) -> web.Response:
 
 async def close_session(request: web.Request) -> web.Response:
     grant, live = await _paid_session(request, None)
-    request.app[SESSIONS].close(live.session_id)
+    await request.app[SESSIONS].close(live.session_id)
     return web.json_response({"closed": live.session_id,
-                              "credits_left": request.app[PAYWALL].credits_left(grant)})
+                              "credits_left": await request.app[PAYWALL].credits_left(grant)})
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -205,16 +209,16 @@ async def close_session(request: web.Request) -> web.Response:
 async def _paid_session(request: web.Request, mode: str | None):
     """The caller's grant and live session; 402 (with a challenge) without a credential."""
     paywall, sessions = request.app[PAYWALL], request.app[SESSIONS]
-    grant = paywall.credential(request)
+    grant = await paywall.credential(request)
     if grant is None:
         if mode is None:
             raise json_error(web.HTTPUnauthorized, "this call needs an L402 credential: "
                              "start with POST /pay/initialize")
-        paywall.limit(request)
-        live = sessions.open(check_settings({"mode": mode}))
+        await paywall.limit(request)
+        live = await sessions.open(check_settings({"mode": mode}))
         raise (await paywall.challenge(live.session_id, 1)).error(PAY_REQUIRED,
                                                                  settings=live.settings)
-    live = _session(request, grant.session_id)
+    live = await _session(request, grant.session_id)
     if mode is not None and live.settings["mode"] != mode:
         raise json_error(web.HTTPConflict, f"this call is for {mode}-mode sessions; this "
                          f"session is in {live.settings['mode']} mode")
@@ -233,31 +237,33 @@ async def _paid_call(request: web.Request, mode: str, fields: set[str]):
     return grant, live, body
 
 
-def _session(request: web.Request, session_id: Any) -> LiveSession:
+async def _session(request: web.Request, session_id: Any) -> LiveSession:
     if not isinstance(session_id, str):
         raise json_error(web.HTTPBadRequest, "session_id must be a string")
     try:
-        return request.app[SESSIONS].get(session_id)
+        return await request.app[SESSIONS].get(session_id)
     except SessionGone as exc:
         raise json_error(web.HTTPGone, str(exc)) from None
 
 
-def _pool(live: LiveSession) -> PoolLearner:
-    if not isinstance(live.learner, PoolLearner):
-        raise json_error(web.HTTPConflict, "upload the pool first: PUT /pool with .npy bytes")
-    return live.learner
+async def _answer(request: web.Request, grant, result: dict) -> web.Response:
+    """A free call's answer, with the credits the caller has left."""
+    return web.json_response({**result,
+                              "credits_left": await request.app[PAYWALL].credits_left(grant)})
 
 
-async def _charge(request: web.Request, grant, fn: Callable, *args: Any, cost: int = 1,
-                  free: int = 0):
+def _pool(live: LiveSession) -> None:
+    """409 for a pool-mode call before the session's pool is uploaded (or again, after
+    its learner was lost)."""
+    if live.learner is None or not live.learner.pool_mode:
+        raise json_error(web.HTTPConflict, NO_POOL)
+
+
+async def _charge(request: web.Request, grant, live: LiveSession, method: str, *args: Any,
+                  cost: int = 1, free: int = 0):
+    """A paid call of the session's learner: charged only once it has answered."""
     return await request.app[PAYWALL].charge(
-        request, grant, lambda: _off_loop(request, fn, *args), cost, free)
-
-
-async def _off_loop(request: web.Request, fn: Callable, *args: Any):
-    """Fitting and scoring run in the worker threads, so the event loop stays free."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(request.app[EXECUTOR], functools.partial(fn, *args))
+        request, grant, lambda: request.app[SESSIONS].call(live, method, *args), cost, free)
 
 
 async def read_json(request: web.Request) -> dict:

@@ -366,7 +366,7 @@ async def one_run(args: argparse.Namespace, images: np.ndarray, labels: np.ndarr
 
         progress("query")
         # the session's learner, reached in process for the query baseline (read only)
-        learner = backend.app[SESSIONS].get(session.session_id).learner
+        learner = (await backend.app[SESSIONS].get(session.session_id)).learner.learner
         query = await query_phase(session, learner, n, warmup)
         del learner
         n_labeled_end = len(session.taught)

@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -88,7 +89,8 @@ def one_run(size: int, labels: int, seed: int) -> dict:
     pool, truth = digits.images, digits.labels
     reset_peak()
     started = time.perf_counter()
-    learner = PoolLearner(pool, CLASSES, background=True, owned=True, random_state=seed)
+    fits = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="alsats-fit")
+    learner = PoolLearner(pool, CLASSES, fits=fits, owned=True, random_state=seed)
     del pool
     graph = learner._neighbour_graph()  # waits for the background build
     graph_s = time.perf_counter() - started

@@ -10,6 +10,9 @@
   place of ``<!-- own data table -->``, beside the text that explains it.
 - Pools of a million: the scaling table alone (``tables.render_one("scaling")``), in
   place of ``<!-- scaling table -->``.
+- The backend guide: every setting's flag, ``ALSATS_*`` variable and default
+  (``backend.cli.settings_table()``, made from ``Config``'s fields as the flags are), in
+  place of ``<!-- settings table -->``.
 - The Robustness page: ``docs/robustness-table.md`` (written by ``bash scripts/test.sh
   --write-robustness``) in place of ``<!-- robustness table -->``.
 
@@ -29,6 +32,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 from mkdocs.structure.pages import Page
 
+from backend.cli import settings_table
 from backend.config import Limits
 from backend.openapi import document
 
@@ -38,6 +42,7 @@ OPENAPI_PAGE, OPENAPI_FILE = "reference/http-api.md", "openapi.json"
 BENCHMARKS_PAGE = "benchmarks.md"
 LEARNER_PAGE = "guides/learner.md"
 SCALING_PAGE, SCALING_MARKER = "guides/large-pools.md", "<!-- scaling table -->"
+SETTINGS_PAGE, SETTINGS_MARKER = "guides/backend.md", "<!-- settings table -->"
 ROBUSTNESS_PAGE, ROBUSTNESS_MARKER = "robustness.md", "<!-- robustness table -->"
 ROBUSTNESS_TABLE = REPO / "docs" / "robustness-table.md"
 
@@ -77,6 +82,8 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         return replace(markdown, module.OWN_DATA_MARKER, module.render_one("own_data"), page)
     if page.file.src_uri == SCALING_PAGE:
         return replace(markdown, SCALING_MARKER, tables().render_one("scaling"), page)
+    if page.file.src_uri == SETTINGS_PAGE:
+        return replace(markdown, SETTINGS_MARKER, settings_table(), page)
     if page.file.src_uri == ROBUSTNESS_PAGE:
         return replace(markdown, ROBUSTNESS_MARKER, ROBUSTNESS_TABLE.read_text(), page)
     return markdown

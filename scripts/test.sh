@@ -2,7 +2,9 @@
 # The whole test suite: lint, then every test. Extra arguments go to pytest.
 # The browser tests drive Debian's chromium: it is installed here when it is missing, and
 # so are the npm packages of tests/alby (an L402 client by others) and Node to run them,
-# and Debian's fortunes (a real text data set, tests/widget/test_examples.py).
+# and Debian's fortunes (a real text data set, tests/widget/test_examples.py), and Debian's
+# postgresql (tests/postgres.py starts a throwaway server for the PostgreSQL ledger tests),
+# and Debian's nginx (tests/nginx.py: the reverse proxy that terminates TLS).
 # --quick (first): the fast lane for the edit loop: lint and the tests not marked slow,
 # no notebooks and no browser (under 2 minutes on 2 cores). CI runs the whole suite.
 set -euo pipefail
@@ -54,6 +56,24 @@ ensure_fortunes() {
     apt_install "the fortunes data set" .venv/fortunes-install.log fortunes
 }
 
+# Debian's PostgreSQL server (initdb, postgres): both lanes test the PostgreSQL ledger.
+ensure_postgresql() {
+    if compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+        return 0
+    fi
+    apt_install "the PostgreSQL ledger tests" .venv/postgresql-install.log postgresql
+}
+
+# Debian's nginx: tests/nginx.py runs it as the TLS-terminating reverse proxy in front of
+# alsats' web processes, with its own config and ports (the package's default site on port 80,
+# which installing it may start, is left alone).
+ensure_nginx() {
+    if [ -x /usr/sbin/nginx ]; then
+        return 0
+    fi
+    apt_install "the reverse proxy tests" .venv/nginx-install.log nginx
+}
+
 # Install the npm packages tests/alby pins (no lock file: it would name a registry)
 # unless node_modules is newer than package.json; Debian's nodejs and npm if missing.
 ensure_node_packages() {
@@ -83,6 +103,8 @@ fi
 
 ensure_venv "test"
 ensure_fortunes
+ensure_postgresql
+ensure_nginx
 [ ${#quick[@]} -gt 0 ] || ensure_chromium
 [ ${#quick[@]} -gt 0 ] || ensure_node_packages
 ruff check .

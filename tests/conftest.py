@@ -1,8 +1,12 @@
-"""Shared fixtures: a simnet on free ports in a temp dir, and adapters to its nodes."""
+"""Shared fixtures: a simnet on free ports in a temp dir, adapters to its nodes, and a
+throwaway PostgreSQL server with an empty database per test."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,6 +14,7 @@ import pytest
 from backend.lightning import LightningNode, load_polar_network
 from backend.lightning.polar import copy_with_free_ports
 from backend.lightning.simnet import Simnet
+from tests.postgres import PostgresServer
 from tests.robustness import (  # noqa: F401 - the robustness table's hooks and fixture
     pytest_addoption,
     pytest_runtest_logreport,
@@ -63,3 +68,23 @@ async def nodes(simnet: Simnet, network_file: Path, data_dir: Path):
     yield opened
     for node in opened.values():
         await node.close()
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """One PostgreSQL server for the session (initdb takes seconds; a database takes little).
+
+    As root the server runs as the ``postgres`` user, which cannot reach pytest's 0700 temp
+    folders, so PostgresServer makes its own folder under /tmp then."""
+    folder = None if os.geteuid() == 0 else tmp_path_factory.mktemp("postgres")
+    with PostgresServer(folder) as server:
+        yield server
+
+
+@pytest.fixture
+def postgresql_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database (t_<n>): no test sees another's rows."""
+    return postgres_server.new_database(f"t_{next(_databases)}")

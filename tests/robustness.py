@@ -26,7 +26,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "build"
 PAGE = REPO / "docs" / "robustness-table.md"  # committed; docs/robustness.md shows it
-AREAS = ("Crashes", "Faults", "Bad input", "Abuse", "Load")
+AREAS = ("Crashes", "Faults", "Bad input", "Abuse", "Load", "Hosted")
 SOAK = os.environ.get("ALSATS_SOAK", "") not in ("", "0")
 PAGE_NOTE = ("<!-- written by `bash scripts/test.sh --write-robustness` from a run of the whole "
              "suite: do not edit -->\n\n")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
+from .export import export_model
 from .model import SessionClassifier
 from .registry import check_estimator_name
 from .validation import Label, check_classes, check_random_state
@@ -37,6 +38,10 @@ class SessionLearner:
     def settle(self, timeout: float | None = None) -> bool:
         """Wait for fits still running on the newest labels; True once there are none."""
         return True
+
+    def export(self) -> bytes:
+        """The fitted model as skops bytes (export.export_model)."""
+        return export_model(self)
 
     @property
     def classes(self) -> list[Label]:

@@ -28,10 +28,9 @@ the newest model so the client can plot held-out accuracy without paying for it.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -62,9 +61,6 @@ from .validation import (
 
 MAX_QUERY = 1000  # samples per query
 PICK_PREFIX = 4096  # a query sorts the best this many scores first (more if it must)
-# Background fits of every session share these threads, so a burst of sessions queues
-# up instead of oversubscribing the cores; the web layer's own threads stay free.
-REFITS = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="alsats-fit")
 log = logging.getLogger(__name__)
 
 
@@ -88,6 +84,10 @@ class PoolLearner(SessionLearner):
     of, each with the model's guess and its two most likely classes. Both are
     deterministic for a given random_state and labels. ``owned=True``: the caller hands
     the pool over (the server's upload, just read), and it is kept without a copy.
+
+    ``fits``: where the graph is built and fits run in the background, a teach returning
+    at once (the server's: threads every session shares, so a burst of sessions queues up
+    instead of oversubscribing the cores); None: a teach fits before it returns.
     """
 
     def __init__(
@@ -99,14 +99,15 @@ class PoolLearner(SessionLearner):
         strategy: str = DEFAULT_POOL_STRATEGY,
         random_state: int = 0,
         rules: PoolRules = DEFAULT_POOL_RULES,
-        background: bool = False,
+        fits: Executor | None = None,
         owned: bool = False,
     ) -> None:
         super().__init__(classes, estimator, strategy, random_state)
         self._pool = check_pool(pool, rules, copy=not owned)  # owned: the caller's no more
         self._rules = rules
         self._pool.setflags(write=False)
-        self._background = background
+        self._fits = fits
+        self._background = fits is not None
         self._graph: GraphSpreading | None = None  # the pool's neighbour graph, built once
         self._clusters: SpectralClusters | None = None  # and its clusters, the first questions
         self._graph_lock = threading.Lock()
@@ -123,8 +124,8 @@ class PoolLearner(SessionLearner):
         self._fitting = False
         self._holdout: np.ndarray | None = None
         self._holdout_predicted: tuple[int, list[Label] | None] | None = None  # (version, ...)
-        if background:
-            REFITS.submit(self._neighbour_graph)  # ready by the time labels come in
+        if fits is not None:
+            fits.submit(self._neighbour_graph)  # ready by the time labels come in
 
     # -- fitting ---------------------------------------------------------------------
 
@@ -169,7 +170,7 @@ class PoolLearner(SessionLearner):
             self._publish(model, ranking, self._version, labels)
         elif not self._fitting:
             self._fitting = True
-            REFITS.submit(self._fit_until_current)
+            self._fits.submit(self._fit_until_current)
 
     def _rank(self, model: SessionClassifier) -> Ranking | None:
         """The model's answers for the whole pool and their scores under the session's
@@ -191,7 +192,7 @@ class PoolLearner(SessionLearner):
     def _fit_until_current(self) -> None:
         """Fit on the newest labels (one fit for a burst), then queue again behind other
         sessions' fits if labels came in meanwhile: a busy session never holds a thread
-        for long. Runs on REFITS, taking the lock only to read and to publish."""
+        for long. Runs on ``fits``, taking the lock only to read and to publish."""
         with self._lock:
             labels, version = self._labels, self._version
         try:
@@ -207,7 +208,7 @@ class PoolLearner(SessionLearner):
             self._fitting = self._version != version
             self._publish(model, ranking, version, labels)
         if self._fitting:
-            REFITS.submit(self._fit_until_current)
+            self._fits.submit(self._fit_until_current)
 
     def settle(self, timeout: float | None = None) -> bool:
         """Wait until the model is fitted on the newest labels (tests, benchmarks, a

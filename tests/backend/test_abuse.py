@@ -37,8 +37,8 @@ async def running(config: Config, clock, **settings):
         await backend.stop()
 
 
-def ledger_rows(backend: Backend) -> dict[str, int]:
-    return backend.server.app[LEDGER].counts()
+async def ledger_rows(backend: Backend) -> dict[str, int]:
+    return await backend.server.app[LEDGER].counts()
 
 
 async def ask(buyer, method: str, path: str, **kwargs) -> tuple[int, dict, dict]:
@@ -66,10 +66,10 @@ async def swept(backend: Backend, expected: dict[str, int], timeout: float = 60)
     deadline = time.monotonic() + timeout
     while True:
         await sweep(backend.server.app)
-        if ledger_rows(backend) == expected or time.monotonic() > deadline:
+        if await ledger_rows(backend) == expected or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.2)
-    assert ledger_rows(backend) == expected
+    assert await ledger_rows(backend) == expected
 
 
 @pytest.mark.slow
@@ -85,17 +85,17 @@ async def test_unpaid_challenges_are_forgotten_and_paid_ones_kept(config, clock,
         async with buyer.http.post("/pay/initialize", json={"iterations": 2}) as offer:
             clock.advance(expiry - 5)  # paid 5 s before its invoice expires
             late, _ = await buyer.pay(offer)
-        before = ledger_rows(backend)
+        before = await ledger_rows(backend)
 
         started = time.monotonic()
         await unpaid_challenges(buyer, UNPAID, session_id)
         asked = time.monotonic() - started
-        grown = ledger_rows(backend)
+        grown = await ledger_rows(backend)
         assert grown["credentials"] == before["credentials"] + UNPAID
         assert grown["sessions"] == before["sessions"] + sum(i % 3 != 2 for i in range(UNPAID))
 
         await sweep(backend.server.app)  # too early: every invoice may still be paid
-        assert ledger_rows(backend) == grown
+        assert await ledger_rows(backend) == grown
         clock.advance(expiry + SWEEP_GRACE_SECONDS + 1)
         started = time.monotonic()
         await swept(backend, before)
@@ -132,7 +132,7 @@ async def test_the_rate_limit_answers_429_and_changes_nothing(config, clock, rob
         for _ in range(per_minute - 1):
             status, body, _ = await ask(buyer, "POST", "/pay/initialize", json={"iterations": 1})
             assert status == 402, body
-        before = ledger_rows(backend)
+        before = await ledger_rows(backend)
         refused = [await ask(buyer, "POST", "/pay/initialize", json={"iterations": 1}),
                    await ask(buyer, "POST", "/teach", json={"index": 0, "label": 1}),
                    await ask(buyer, "POST", "/label", json={"x": [[1.0]]})]
@@ -140,7 +140,7 @@ async def test_the_rate_limit_answers_429_and_changes_nothing(config, clock, rob
             assert status == 429, body
             assert "too many challenges" in body["error"]
             assert body["retry_after"] == int(headers["Retry-After"]) == 60 // per_minute
-        assert ledger_rows(backend) == before  # no session, no invoice, no credential
+        assert await ledger_rows(backend) == before  # no session, no invoice, no credential
 
         # a session that paid buys more, pay as you go, whatever the limit
         for _ in range(3):
@@ -173,7 +173,7 @@ async def test_a_session_has_a_bounded_number_of_open_invoices(config, clock, ro
             assert status == 402, body
         status, body = await buyer.call("POST", "/label", auth, json={"x": [[1.0, 2.0]]})
         assert status == 402, body  # credits used up: the cap-th offer
-        before = ledger_rows(backend)
+        before = await ledger_rows(backend)
         expiry = backend.config.invoice_expiry_seconds
         for status, body, headers in [
                 await ask(buyer, "POST", "/pay/initialize", **more),
@@ -182,7 +182,7 @@ async def test_a_session_has_a_bounded_number_of_open_invoices(config, clock, ro
             assert status == 429, body
             assert f"{cap} unpaid invoices" in body["error"]
             assert int(headers["Retry-After"]) == body["retry_after"] == expiry
-        assert ledger_rows(backend) == before
+        assert await ledger_rows(backend) == before
 
         clock.advance(expiry)  # the offers can no longer be paid: new ones again
         status, body, _ = await ask(buyer, "POST", "/pay/initialize", **more)
@@ -197,14 +197,14 @@ async def test_a_session_has_a_bounded_number_of_open_invoices(config, clock, ro
 async def test_a_paid_credential_never_used_goes_only_once_it_has_expired(buyer, backend,
                                                                           clock):
     auth, _ = await buyer.buy(1)
-    empty = {"sessions": 0, "credentials": 0, "charged_calls": 0}
+    empty = {"sessions": 0, "credentials": 0, "charged_calls": 0, "reservations": 0}
     clock.advance(backend.config.credential_ttl_seconds - 60)
     await sweep(backend.server.app)  # its invoice expired long ago, but it was paid
-    assert ledger_rows(backend) == {**empty, "sessions": 1, "credentials": 1}
+    assert await ledger_rows(backend) == {**empty, "sessions": 1, "credentials": 1}
     clock.advance(61)
     status, body = await buyer.call("GET", "/session", auth)
     assert status == 401 and "expired" in body["error"]  # whether it is forgotten or not
     await sweep(backend.server.app)
-    assert ledger_rows(backend) == empty
+    assert await ledger_rows(backend) == empty
     status, body = await buyer.call("GET", "/session", auth)
     assert status == 401 and "expired" in body["error"]

@@ -25,7 +25,7 @@ async def test_idle_sessions_are_freed_and_then_gone(buyer, backend):
     store = backend.server.app[SESSIONS]
     assert len(store) == 1
     backend.clock.advance(backend.config.session_idle_seconds + 1)
-    assert len(store.sweep()) == 1 and len(store) == 0
+    assert len(await store.sweep()) == 1 and len(store) == 0
     status, body = await buyer.call("POST", "/label", auth, json={"x": [[1.0, 2.0]]})
     assert status == 410 and "expired" in body["error"]
 

@@ -37,7 +37,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -54,6 +53,7 @@ from backend.l402 import format_authorization, parse_challenge
 from backend.lightning import LightningNode
 from tests.backend.conftest import npy
 from tests.digits import digit_pool
+from tests.ledger_rows import ledger_rows
 from tests.robustness import soak
 
 SESSIONS = soak(50, 50)
@@ -69,10 +69,29 @@ class LoadError(Exception):
     """The server answered something other than what pay as you go expects."""
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[LocalStack]:
-    with local_stack(tmp_path / "stack", price_msat=PRICE_MSAT, reuse=False) as started:
-        yield started
+@dataclass
+class Served:
+    """The backend under load, and where its ledger is."""
+
+    stack: LocalStack
+    ledger_url: str
+    shape: str  # what the robustness table says of it
+
+
+@pytest.fixture(params=["one process", "hosted"])
+def served(request, tmp_path: Path) -> Iterator[Served]:
+    """One web process with its SQLite ledger, or a hosted service: 3 web processes, a
+    PostgreSQL ledger, learners on Ray."""
+    if request.param == "one process":
+        ledger_url, args = f"sqlite:///{tmp_path / 'stack' / 'backend' / 'credits.sqlite'}", ()
+        shape = "one web process, SQLite ledger"
+    else:
+        ledger_url = request.getfixturevalue("postgres_server").new_database("load")
+        args = ("--processes", "3", "--learners", "ray", "--ledger", ledger_url)
+        shape = "3 web processes, PostgreSQL ledger, learners on Ray"
+    with local_stack(tmp_path / "stack", price_msat=PRICE_MSAT, reuse=False, timeout=300,
+                     backend_args=args) as started:
+        yield Served(started, ledger_url, shape)
 
 
 @dataclass
@@ -197,8 +216,9 @@ class Session:
         return problems
 
 
-async def run_load(stack: LocalStack) -> tuple[list[Session], Seen, float, list[str]]:
+async def run_load(served: Served) -> tuple[list[Session], Seen, float, list[str]]:
     """Open the sessions, run them all at once; (sessions, seen, loop wall s, problems)."""
+    stack = served.stack
     images, labels = digit_pool(ITERATIONS)
     pool = images.reshape(len(images), -1)
     body = npy(pool)
@@ -236,19 +256,20 @@ async def run_load(stack: LocalStack) -> tuple[list[Session], Seen, float, list[
                 or paid != len(load.seen.payment_hashes) * PRICE_MSAT:
             problems.append(f"alice gained {alice_gain} msat and bob spent {bob_spent}; "
                             f"bob's payments: {paid} msat and {fees} msat of fees")
-        problems += ledger_problems(stack.data_dir / "backend" / "credits.sqlite", sessions,
-                                    load.seen)
+        problems += ledger_problems(served.ledger_url, sessions, load.seen)
     return sessions, load.seen, wall, problems
 
 
-def ledger_problems(path: Path, sessions: list[Session], seen: Seen) -> list[str]:
+def ledger_problems(url: str, sessions: list[Session], seen: Seen) -> list[str]:
     """The server's credit ledger, read only, against what the load paid and taught."""
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        per_session = {row[0]: row[1:] for row in db.execute(
-            "SELECT session_id, COUNT(*), SUM(used), SUM(used < iterations)"
-            " FROM credentials GROUP BY session_id")}
-        hashes = {row[0].hex() for row in db.execute("SELECT payment_hash FROM credentials")}
-        keys = [row[0] for row in db.execute("SELECT idempotency_key FROM charged_calls")]
+    per_session = {row["session_id"]: (row["n"], row["used"], row["short"]) for row in
+                   ledger_rows(url, "SELECT session_id, COUNT(*) AS n, SUM(used) AS used,"
+                               " SUM(CASE WHEN used < iterations THEN 1 ELSE 0 END) AS short"
+                               " FROM credentials GROUP BY session_id")}
+    hashes = {bytes(row["payment_hash"]).hex()
+              for row in ledger_rows(url, "SELECT payment_hash FROM credentials")}
+    keys = [row["idempotency_key"]
+            for row in ledger_rows(url, "SELECT idempotency_key FROM charged_calls")]
     problems = []
     for s in sessions:
         sold, used, not_in_full = per_session.pop(s.session_id, (0, 0, 0))
@@ -285,14 +306,15 @@ def percentile_ms(latencies_ns: list[int], q: float) -> float:
 
 @pytest.mark.slow
 @pytest.mark.timeout(soak(900, 7200))
-def test_many_sessions_pay_as_they_go(stack: LocalStack, robustness) -> None:
-    sessions, seen, wall, problems = asyncio.run(run_load(stack))
-    problems += server_log_problems(stack.data_dir / "backend.log")
+def test_many_sessions_pay_as_they_go(served: Served, robustness) -> None:
+    sessions, seen, wall, problems = asyncio.run(run_load(served))
+    problems += server_log_problems(served.stack.data_dir / "backend.log")
     done = sum(s.taught for s in sessions)
     p50, p99 = percentile_ms(seen.latencies_ns, 50), percentile_ms(seen.latencies_ns, 99)
     consistent = "ledger consistent" if not problems else f"{len(problems)} problems found"
     robustness.record(
-        "Load", f"{SESSIONS} sessions × {ITERATIONS} paid iterations, pay as you go",
+        "Load", f"{SESSIONS} sessions × {ITERATIONS} paid iterations, pay as you go; "
+        f"{served.shape}",
         f"{len(seen.errors)} errors in {done:,} paid iterations; {done / wall:.0f} "
         f"iterations/s; p50 {p50:.0f} ms, p99 {p99:.0f} ms; {consistent}")
     assert seen.errors == []

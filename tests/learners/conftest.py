@@ -9,6 +9,7 @@ learners in a thread pool with OMP_NUM_THREADS=1.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,3 +43,10 @@ def digits() -> Digits:
 def one_native_thread() -> Iterator[None]:
     with threadpool_limits(limits=1):
         yield
+
+
+@pytest.fixture
+def fits():
+    """Threads for background fits, as the server's app owns them."""
+    with ThreadPoolExecutor(2, thread_name_prefix="test-fit") as executor:
+        yield executor

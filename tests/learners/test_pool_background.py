@@ -58,9 +58,9 @@ class HeldFits:
         learner._fit = held
 
 
-def test_a_query_never_waits_for_a_fit_and_says_which_model_ranked(digits) -> None:
+def test_a_query_never_waits_for_a_fit_and_says_which_model_ranked(digits, fits) -> None:
     X, y = digits.X_train, digits.y_train
-    learner = PoolLearner(X, DIGITS, estimator="random_forest", background=True)
+    learner = PoolLearner(X, DIGITS, estimator="random_forest", fits=fits)
     teach_first(learner, y, 20)
     assert learner.settle(30)
     first = learner.query(1)
@@ -80,9 +80,9 @@ def test_a_query_never_waits_for_a_fit_and_says_which_model_ranked(digits) -> No
     assert learner.holdout_predictions()["model_version"] == 2
 
 
-def test_a_burst_of_labels_costs_one_fit_not_one_each(digits) -> None:
+def test_a_burst_of_labels_costs_one_fit_not_one_each(digits, fits) -> None:
     X, y = digits.X_train, digits.y_train
-    learner = PoolLearner(X, DIGITS, estimator="random_forest", background=True)
+    learner = PoolLearner(X, DIGITS, estimator="random_forest", fits=fits)
     gate = HeldFits(learner)
     teach_first(learner, y, 20)
     assert gate.started.acquire(timeout=30)
