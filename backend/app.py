@@ -12,12 +12,13 @@ from aiohttp import web
 
 from . import l402, views
 from .config import Config
-from .keys import CONFIG, LEDGER, NODE_INFO, PAYWALL, SESSIONS
+from .keys import CONFIG, LEDGER, METRICS, NODE_INFO, PAYWALL, SESSIONS
 from .learners.hosts import open_host
 from .ledger import open_ledger
 from .lightning import LightningNode, load_polar_network
 from .lightning.simnet import Simnet
-from .middlewares import error_middleware, read_timeout_middleware
+from .metrics import Metrics
+from .middlewares import error_middleware, metrics_middleware, read_timeout_middleware
 from .paywall import Paywall
 from .sessions import SessionStore
 
@@ -26,12 +27,18 @@ SWEEP_SECONDS = 60.0
 
 
 def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web.Application:
+    """The app for ``config``; with ``config.metrics``, requests are timed (outermost, so
+    the status is the one sent) and GET /metrics serves the app's own registry."""
+    timing = [metrics_middleware] if config.metrics else []
     app = web.Application(
-        middlewares=[error_middleware, read_timeout_middleware],
+        middlewares=[*timing, error_middleware, read_timeout_middleware],
         client_max_size=max(config.limits.max_pool_bytes, config.limits.max_json_bytes) + 1,
     )
     app[CONFIG] = config
+    app[METRICS] = Metrics()  # counted either way (cheap); served only with config.metrics
     setup_routes(app)
+    if config.metrics:
+        app.router.add_get("/metrics", views.metrics)
     app.cleanup_ctx.append(_services(clock))
     app.cleanup_ctx.append(_sweep_idle_sessions)
     return app
@@ -78,17 +85,22 @@ def _services(clock: Callable[[], float]):
             # the server only makes invoices: the invoice macaroon is all it holds
             node = await stack.enter_async_context(
                 LightningNode.from_polar(*node_args, macaroon="invoice"))
-            ledger = await stack.enter_async_context(open_ledger(config.ledger_url, clock))
+            metrics = app[METRICS]
+            ledger = await stack.enter_async_context(
+                open_ledger(config.ledger_url, clock, observe=metrics.observe_ledger))
             app[LEDGER] = ledger
             app[PAYWALL] = Paywall(
                 node, ledger, l402.load_or_create_root_key(config.data_dir / "root.key"),
                 price_msat=config.price_msat, invoice_expiry=config.invoice_expiry_seconds,
                 credential_ttl=config.credential_ttl_seconds,
                 challenges_per_minute=config.challenges_per_minute,
-                max_open_challenges=config.max_open_challenges, clock=clock)
-            host = open_host(config.learners, config.workers)  # Ray connects: blocking,
-            stack.callback(host.close)  # once, before the app serves
-            app[SESSIONS] = SessionStore(ledger, host, config.session_idle_seconds, clock=clock)
+                max_open_challenges=config.max_open_challenges, clock=clock, metrics=metrics)
+            # Ray connects: blocking, once, before the app serves
+            host = open_host(config.learners, config.workers, metrics)
+            stack.callback(host.close)
+            sessions = SessionStore(ledger, host, config.session_idle_seconds, clock=clock)
+            app[SESSIONS] = sessions
+            metrics.count_sessions(sessions.__len__)
             log.info("serving as %s (%s), %d msat per iteration", config.node,
                      app[NODE_INFO].pubkey, config.price_msat)
             yield

@@ -1,23 +1,43 @@
 """The error middleware (domain errors to statuses, every error as JSON, no tracebacks
-out) and the read timeout (a client that stops sending its body is dropped)."""
+out), the read timeout (a client that stops sending its body is dropped) and the metrics'
+request timer."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 
 from aiohttp import StreamReader, web
 
 from .errors import NO_POOL, json_error
-from .keys import CONFIG
+from .keys import CONFIG, METRICS
 from .learners import LearnerError
 from .learners.hosts import LearnerLost
 from .ledger import LedgerUnavailable
 from .lightning import LightningError
+from .metrics import route_path
 from .sessions import SessionGone
 
 log = logging.getLogger("alsats.backend")
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler) -> web.StreamResponse:
+    """Time every request until its answer is ready, by route and status class (an
+    error that escapes is a 500, as the client sees it)."""
+    start, status = time.perf_counter(), 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        request.app[METRICS].observe_request(route_path(request), status,
+                                             time.perf_counter() - start)
 
 
 @web.middleware

@@ -168,6 +168,12 @@ def document(limits: Limits = DEFAULT_LIMITS) -> dict:
                     "pool": _pool_rules(rules)}))}}}},
             "/openapi.json": {"get": {"summary": "this document",
                                       "responses": {"200": {"description": "OpenAPI 3"}}}},
+            "/metrics": {"get": {
+                "summary": "Prometheus metrics of the web process that answers",
+                "description": "Not served (404) when the server runs with --no-metrics.",
+                "responses": {"200": {
+                    "description": "Prometheus' text exposition format",
+                    "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
             "/pay/initialize": {"post": {
                 "summary": "buy iterations for a new session (or, with session_id, for one)",
                 "requestBody": {"required": True, **_json(_obj({

@@ -31,6 +31,7 @@ from . import l402
 from .errors import json_error
 from .ledger import CallInFlight, CreditsExhausted, Ledger, UnknownCredential
 from .lightning import InvoiceNotFoundError, LightningError, LightningNode
+from .metrics import Metrics, route_path
 
 MAX_REMEMBERED_ANSWERS = 10_000  # answers kept for Idempotency-Key retries, newest last
 MAX_REMEMBERED_BYTES = 64 * 1024  # a bigger answer (a model) is made again on a retry
@@ -73,7 +74,7 @@ class Paywall:
     def __init__(self, node: LightningNode, ledger: Ledger, root_key: bytes, *,
                  price_msat: int, invoice_expiry: int, credential_ttl: int,
                  challenges_per_minute: int = 120, max_open_challenges: int = 100,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, metrics: Metrics | None = None) -> None:
         self._node = node
         self._ledger = ledger
         self._root_key = root_key
@@ -86,6 +87,7 @@ class Paywall:
         self._answers: OrderedDict[tuple[bytes, str], tuple[Any, int]] = OrderedDict()
         self._paid_unused: set[bytes] = set()  # token ids the node said were paid
         self._swept_until = 0  # sessions opened up to then were looked at
+        self._metrics = metrics or Metrics()  # the app's, or counted for nobody
 
     async def limit(self, request: web.Request, session_id: str | None = None) -> None:
         """429 once the client's address has had its challenges for sessions that never
@@ -114,6 +116,7 @@ class Paywall:
         await self._ledger.record_sale(token_id=token_id, payment_hash=payment_hash,
                                  session_id=session_id, iterations=iterations,
                                  amount_msat=amount_msat, valid_until=valid_until)
+        self._metrics.challenges.inc()
         return Challenge(session_id, iterations, amount_msat, invoice.payment_request,
                          invoice.payment_hash, macaroon)
 
@@ -210,6 +213,7 @@ class Paywall:
             await self._ledger.release(reservation)
             raise
         answer = (result, await self._ledger.commit(reservation))
+        self._metrics.charged(route_path(request), reservation.used, reservation.paid_msat)
         if key is not None and _small(result):
             self._answers[(grant.token_id, key)] = answer
             while len(self._answers) > MAX_REMEMBERED_ANSWERS:

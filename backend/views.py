@@ -8,11 +8,12 @@ from typing import Any
 
 import numpy as np
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import __version__
 from .config import Limits
 from .errors import NO_POOL, json_error, too_large
-from .keys import CONFIG, NODE_INFO, PAYWALL, SESSIONS
+from .keys import CONFIG, METRICS, NODE_INFO, PAYWALL, SESSIONS
 from .npybody import read_npy
 from .openapi import document
 from .sessions import LiveSession, SessionGone, check_settings
@@ -35,6 +36,12 @@ async def info(request: web.Request) -> web.Response:
         "price_msat": request.app[CONFIG].price_msat,
         "pool": request.app[CONFIG].limits.pool_rules().published(),
     })
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """This web process's metrics in Prometheus' text format (each process its own)."""
+    return web.Response(body=generate_latest(request.app[METRICS].registry),
+                        headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def openapi(request: web.Request) -> web.Response:

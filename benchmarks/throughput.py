@@ -53,7 +53,6 @@ import hashlib
 import json
 import os
 import platform
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -82,6 +81,7 @@ from alsats_widget.datasets import DatasetError  # noqa: E402
 from backend.l402 import format_authorization, parse_challenge  # noqa: E402
 from backend.learners import registry  # noqa: E402
 from backend.lightning import LightningNode  # noqa: E402
+from tests.ledger_rows import ledger_rows  # noqa: E402
 
 try:
     import psutil
@@ -306,17 +306,22 @@ def expect(status: int, wanted: int, what: str, answer: dict) -> None:
         raise BenchmarkError(f"{what}: {status}, expected {wanted}: {answer}")
 
 
-def ledger_check(data_dir: Path, sessions: list[Session]) -> dict:
+def ledger_check(ledger_url: str, sessions: list[Session]) -> dict:
     """The server's credit ledger, read only: per session, one credit used per label
     taught, every credential used at all used in full, and the only credentials never used
-    the offers the client turned down."""
-    uri = f"file:{data_dir / 'backend' / 'credits.sqlite'}?mode=ro"
-    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
-        rows = {row[0]: row[1:] for row in db.execute(
-            "SELECT session_id, SUM(used > 0), SUM(used),"
-            " SUM(CASE WHEN used > 0 THEN amount_msat ELSE 0 END),"
-            " SUM(used > 0 AND used < iterations), SUM(used = 0)"
-            " FROM credentials GROUP BY session_id")}
+    the offers the client turned down. ``ledger_url`` is the server's --ledger (sqlite:///
+    or postgresql://): the SQL is what both stores accept (CASE WHEN, not SUM(boolean))."""
+    rows = {row["session_id"]: tuple(int(row[key] or 0) for key in
+                                     ("credentials", "used", "msat", "partly", "unused"))
+            for row in ledger_rows(
+                ledger_url,
+                "SELECT session_id,"
+                " SUM(CASE WHEN used > 0 THEN 1 ELSE 0 END) AS credentials,"
+                " SUM(used) AS used,"
+                " SUM(CASE WHEN used > 0 THEN amount_msat ELSE 0 END) AS msat,"
+                " SUM(CASE WHEN used > 0 AND used < iterations THEN 1 ELSE 0 END) AS partly,"
+                " SUM(CASE WHEN used = 0 THEN 1 ELSE 0 END) AS unused"
+                " FROM credentials GROUP BY session_id")}
     bad = []
     credentials = used = msat = 0
     for s in sessions:
@@ -333,8 +338,11 @@ def ledger_check(data_dir: Path, sessions: list[Session]) -> dict:
 # -- one phase: n sessions, one way of paying ----------------------------------------------
 
 
-async def phase(load: Load, server_pid: int, sessions: list[Session], mode: str,
-                args: argparse.Namespace, progress: Callable[[str], None]) -> dict:
+async def phase(load: Load, server_cpu_seconds: Callable[[], float],
+                sessions: list[Session], mode: str, args: argparse.Namespace,
+                progress: Callable[[str], None]) -> dict:
+    """n sessions in one mode; ``server_cpu_seconds`` reads the CPU time (user + system)
+    the server's processes have used so far: the caller says which processes count."""
     load.reset()
     n = len(sessions)
     labels_before = sum(s.n_labeled for s in sessions)
@@ -383,12 +391,12 @@ async def phase(load: Load, server_pid: int, sessions: list[Session], mode: str,
             await asyncio.sleep(PROBE_S)
 
     machine_before = machine_cpu_seconds()
-    cpu_before, client_before = cpu_seconds(server_pid), time.process_time()
+    cpu_before, client_before = server_cpu_seconds(), time.process_time()
     start = time.perf_counter()
     prober = asyncio.create_task(probe())
     await asyncio.gather(*(loop(s) for s in sessions))
     wall = time.perf_counter() - start
-    server_cpu = cpu_seconds(server_pid) - cpu_before
+    server_cpu = server_cpu_seconds() - cpu_before
     client_cpu = time.process_time() - client_before
     machine_after = machine_cpu_seconds()
     running = False
@@ -396,7 +404,7 @@ async def phase(load: Load, server_pid: int, sessions: list[Session], mode: str,
     for s in sessions:  # the background fits still owed
         await s.caught_up(TIMEOUT_S)
     learned_wall = time.perf_counter() - start
-    server_cpu_learned = cpu_seconds(server_pid) - cpu_before
+    server_cpu_learned = server_cpu_seconds() - cpu_before
     others = None if machine_before is None or machine_after is None \
         else max(machine_after - machine_before - server_cpu - client_cpu, 0.0)
     done = len(samples["iteration"])
@@ -452,56 +460,71 @@ async def phase(load: Load, server_pid: int, sessions: list[Session], mode: str,
 
 async def one_run(args: argparse.Namespace, r: int, images: np.ndarray, labels: np.ndarray,
                   body: bytes, progress: Callable[[str], None]) -> dict:
+    with tempfile.TemporaryDirectory(prefix="alsats-throughput-") as tmp, \
+            local_stack(Path(tmp) / "stack", price_msat=args.price_msat, reuse=False) as stack:
+        pid = stack.process.pid
+        return await drive(stack, f"sqlite:///{stack.data_dir / 'backend' / 'credits.sqlite'}",
+                           lambda: cpu_seconds(pid), lambda field: proc_status_mib(pid, field),
+                           args, r, images, labels, body, progress)
+
+
+async def drive(stack, ledger_url: str, server_cpu_seconds: Callable[[], float],
+                server_mib: Callable[[str], float | None], args: argparse.Namespace, r: int,
+                images: np.ndarray, labels: np.ndarray, body: bytes,
+                progress: Callable[[str], None]) -> dict:
+    """Every level and mode against a backend already serving. ``stack`` is what Load
+    reads (url, data_dir with the simnet in data_dir/backend/simnet, network_file);
+    ``ledger_url`` its --ledger; ``server_cpu_seconds`` and ``server_mib`` (a
+    /proc/<pid>/status field) read the processes that count as the server, so that
+    another deployment (hosted_throughput.py) can say which those are."""
     initial = np.random.default_rng(args.seed).choice(len(images), args.initial_labels,
                                                       replace=False)
     # alternate the order of the phases from run to run, so drift favours neither
     modes = MODES if r % 2 else MODES[::-1]
     phases = []
-    with tempfile.TemporaryDirectory(prefix="alsats-throughput-") as tmp, \
-            local_stack(Path(tmp) / "stack", price_msat=args.price_msat, reuse=False) as stack:
-        pid = stack.process.pid
-        async with Load(stack, args.price_msat) as load:
-            sessions = [Session(load, images, labels, args.query_k)
-                        for _ in range(max(args.concurrency))]
-            gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+    async with Load(stack, args.price_msat) as load:
+        sessions = [Session(load, images, labels, args.query_k)
+                    for _ in range(max(args.concurrency))]
+        gate = asyncio.Semaphore(SETUP_CONCURRENCY)
 
-            async def open_one(s: Session) -> None:
-                async with gate:
-                    await s.open(initial, body)
+        async def open_one(s: Session) -> None:
+            async with gate:
+                await s.open(initial, body)
 
-            start, cpu_before = time.perf_counter(), cpu_seconds(pid)
-            await asyncio.gather(*(open_one(s) for s in sessions))
-            for s in sessions:
-                await s.caught_up(TIMEOUT_S)
-            setup = {"sessions": len(sessions), "wall_s": time.perf_counter() - start,
-                     "server_cpu_s": cpu_seconds(pid) - cpu_before,
-                     "rss_mib": proc_status_mib(pid, "VmRSS")}
-            setup["server_cpu_s_per_session"] = setup["server_cpu_s"] / len(sessions)
-            progress(f"{len(sessions)} sessions open, models fitted, in "
-                     f"{setup['wall_s']:.1f}s ({setup['server_cpu_s_per_session']:.2f} s "
-                     f"of server CPU each: upload, pool graph, first fit); "
-                     f"estimator {sessions[0].settings.get('estimator')}")
-            for n in args.concurrency:
-                for mode in modes:
-                    result = await phase(load, pid, sessions[:n], mode, args, progress)
-                    phases.append(result)
-                    progress(f"{n:>3} sessions, {mode:<7}: "
-                             f"{result['iterations_per_s']:6.2f} it/s, p50 "
-                             f"{result['iteration_p50_ms']:7.1f} ms, p99 "
-                             f"{result['iteration_p99_ms']:7.1f} ms, lag <= "
-                             f"{result['lag_max']} labels, caught up after "
-                             f"{result['caught_up_s']:.1f}s; server "
-                             f"{result['server_cores_busy']:.2f} cores busy, checks "
-                             f"{'ok' if result['checks']['ok'] else 'FAILED'}")
-            finish_errors = []
-            ledger = ledger_check(stack.data_dir, sessions)
-            for s in sessions:
-                try:
-                    await s.finish()
-                except BenchmarkError as exc:
-                    finish_errors.append(str(exc)[:300])
-            _, health, _ = await load.call("GET", "/healthz")
-        peak_rss = proc_status_mib(pid, "VmHWM")
+        start, cpu_before = time.perf_counter(), server_cpu_seconds()
+        await asyncio.gather(*(open_one(s) for s in sessions))
+        for s in sessions:
+            await s.caught_up(TIMEOUT_S)
+        setup = {"sessions": len(sessions), "wall_s": time.perf_counter() - start,
+                 "server_cpu_s": server_cpu_seconds() - cpu_before,
+                 "rss_mib": server_mib("VmRSS")}
+        setup["server_cpu_s_per_session"] = setup["server_cpu_s"] / len(sessions)
+        progress(f"{len(sessions)} sessions open, models fitted, in "
+                 f"{setup['wall_s']:.1f}s ({setup['server_cpu_s_per_session']:.2f} s "
+                 f"of server CPU each: upload, pool graph, first fit); "
+                 f"estimator {sessions[0].settings.get('estimator')}")
+        for n in args.concurrency:
+            for mode in modes:
+                result = await phase(load, server_cpu_seconds, sessions[:n], mode, args,
+                                     progress)
+                phases.append(result)
+                progress(f"{n:>3} sessions, {mode:<7}: "
+                         f"{result['iterations_per_s']:6.2f} it/s, p50 "
+                         f"{result['iteration_p50_ms']:7.1f} ms, p99 "
+                         f"{result['iteration_p99_ms']:7.1f} ms, lag <= "
+                         f"{result['lag_max']} labels, caught up after "
+                         f"{result['caught_up_s']:.1f}s; server "
+                         f"{result['server_cores_busy']:.2f} cores busy, checks "
+                         f"{'ok' if result['checks']['ok'] else 'FAILED'}")
+        finish_errors = []
+        ledger = ledger_check(ledger_url, sessions)
+        for s in sessions:
+            try:
+                await s.finish()
+            except BenchmarkError as exc:
+                finish_errors.append(str(exc)[:300])
+        _, health, _ = await load.call("GET", "/healthz")
+    peak_rss = server_mib("VmHWM")
     end_checks = {"ledger": ledger, "finish_errors": finish_errors[:5],
                   "live_sessions_after_close": health["sessions"]}
     end_checks["ok"] = ledger["ok"] and not finish_errors and health["sessions"] == 0
@@ -658,9 +681,16 @@ def parse_levels(text: str) -> list[int]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--concurrency", type=parse_levels, default=[10, 50],
-                        help="numbers of concurrent sessions, comma-separated (10,50)")
+    parser = build_parser(__doc__.split("\n\n")[0], [10, 50], DEFAULT_OUT)
+    return check_args(parser, parser.parse_args(argv))
+
+
+def build_parser(description: str, levels: list[int], out: Path) -> argparse.ArgumentParser:
+    """The options of a load like this one's (hosted_throughput.py adds its own)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--concurrency", type=parse_levels, default=levels,
+                        help="numbers of concurrent sessions, comma-separated "
+                             f"({','.join(map(str, levels))})")
     parser.add_argument("--iterations", type=int, default=20,
                         help="timed iterations per session, phase and run (20)")
     parser.add_argument("--warmup", type=int, default=1,
@@ -677,9 +707,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial labels (0)")
     parser.add_argument("--price-msat", type=int, default=1000,
                         help="price of one iteration (1000 msat, the backend's default)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="where the JSON goes (benchmarks/results/throughput.json)")
-    args = parser.parse_args(argv)
+    parser.add_argument("--out", type=Path, default=out,
+                        help=f"where the JSON goes ({out.relative_to(REPO)})")
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser,
+               args: argparse.Namespace) -> argparse.Namespace:
+    """Refuse what cannot run (parser.error exits 2); note fewer than 3 runs."""
     for name in ("iterations", "runs", "warmup", "query_k", "price_msat"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")

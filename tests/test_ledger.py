@@ -76,6 +76,21 @@ async def test_a_retry_with_the_same_key_is_not_charged_twice(ledger):
     assert await ledger.commit(await ledger.reserve(token, "k2")) == 1
 
 
+async def test_a_commit_says_what_it_used_and_the_payment_it_was_the_first_use_of(ledger):
+    """What /metrics counts: credits used, and a credential's price at its first use only
+    (the preimage proves the invoice was paid), not again on a retry or a later call."""
+    token = await sell(ledger, 4)
+    first = await ledger.reserve(token, "k1", count=2)
+    await ledger.commit(first)
+    assert (first.used, first.paid_msat) == (2, 20)
+    retry = await ledger.reserve(token, "k1")
+    await ledger.commit(retry)
+    assert (retry.used, retry.paid_msat) == (0, 0)
+    later = await ledger.reserve(token)
+    await ledger.commit(later)
+    assert (later.used, later.paid_msat) == (1, 0)
+
+
 async def test_a_key_still_running_is_refused_and_freed_after(ledger):
     token = await sell(ledger, 3)
     first = await ledger.reserve(token, "k")

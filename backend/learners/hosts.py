@@ -5,7 +5,7 @@ which outlives the web process that made it.
 Either way the web side holds a handle and awaits ``call(method, *args)``: a learner's
 method or property, run off the event loop (on the host's threads, or in the actor).
 Fits run in the background on ``fits`` threads: the web process's own (``workers`` of
-them, shut down with the app), or each actor's.
+them, shut down with the app, and measured for /metrics), or each actor's.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ import asyncio
 import functools
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from ..config import PoolRules
+from ..metrics import Metrics
 from .pool import PoolLearner
 from .stream import StreamLearner
+from .validation import check_pool
 
 log = logging.getLogger("alsats.learners")
 NAMESPACE = "alsats"  # Ray's namespace for the learners' actors
@@ -35,7 +37,7 @@ class LearnerLost(Exception):
 
 
 def make_learner(settings: dict, pool: np.ndarray | None, rules: PoolRules | None,
-                 fits: ThreadPoolExecutor) -> PoolLearner | StreamLearner:
+                 fits: Executor) -> PoolLearner | StreamLearner:
     """A session's learner from its settings (and, in pool mode, its uploaded pool)."""
     if pool is None:
         return StreamLearner(settings["classes"], estimator=settings["estimator"],
@@ -70,9 +72,10 @@ class LocalHost:
 
     shared = False  # no other web process can reach these
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, metrics: Metrics | None = None) -> None:
         self._calls = ThreadPoolExecutor(workers, thread_name_prefix="alsats-learner")
-        self._fits = ThreadPoolExecutor(workers, thread_name_prefix="alsats-fit")
+        fits = ThreadPoolExecutor(workers, thread_name_prefix="alsats-fit")
+        self._fits = metrics.timed(fits) if metrics is not None else fits
 
     async def new(self, session_id: str, settings: dict, pool: np.ndarray | None = None,
                   rules: PoolRules | None = None, replace: bool = True) -> LocalLearner:
@@ -125,11 +128,13 @@ class RayLearner:
         self.id = actor._actor_id.hex()
 
     async def call(self, method: str, *args: Any) -> Any:
-        from ray.exceptions import RayActorError
+        from ray.exceptions import RayActorError, RayTaskError
         try:
             return await self._actor.call.remote(method, *args)
         except RayActorError as exc:
             raise LearnerLost(f"the session's learner is gone: {exc}") from None
+        except RayTaskError as exc:  # the learner's own error (bad input), as raised there:
+            raise exc.cause from None  # Ray's wrapper would carry the remote traceback
 
 
 class RayHost:
@@ -156,6 +161,8 @@ class RayHost:
                   rules: PoolRules | None = None, replace: bool = True) -> RayLearner:
         """A new learner for the session, replacing any it had (``replace=False``: the
         one another web process made meanwhile, if it did)."""
+        if pool is not None:  # refused here, with the learner's message, not in the actor
+            pool = await self._blocking(functools.partial(check_pool, pool, rules, copy=False))
         if replace:
             await self.drop(session_id)
         pool_ref = None if pool is None else await self._blocking(self._ray.put, pool)
@@ -215,9 +222,11 @@ class RayHost:
         self._ray.shutdown()
 
 
-def open_host(learners: str, workers: int) -> LocalHost | RayHost:
+def open_host(learners: str, workers: int,
+              metrics: Metrics | None = None) -> LocalHost | RayHost:
     """The host ``--learners`` names: local, ray (the local Ray the supervisor started,
-    found through RAY_ADDRESS) or ray://ADDRESS."""
+    found through RAY_ADDRESS) or ray://ADDRESS. ``metrics`` measure a local host's fits
+    (a Ray actor's run in its own process, out of reach)."""
     if learners == "local":
-        return LocalHost(workers)
+        return LocalHost(workers, metrics)
     return RayHost(None if learners == "ray" else learners)

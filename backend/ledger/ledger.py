@@ -79,27 +79,35 @@ class Reservation:
     count: int = 1  # credits the call costs
     cap: int | None = None  # the credential's own iteration caveat
     done: bool = False
+    used: int = 0  # set by commit: the credits it used (none for a retry already charged)
+    paid_msat: int = 0  # set by commit: the credential's price, if this was its first use
 
 
 class Ledger:
     """The ledger's async interface over a store (stores.py), every query on its threads."""
 
     def __init__(self, store: Store, clock: Callable[[], float] = time.time,
-                 in_flight_wait: float = LEASE_SECONDS + 1) -> None:
+                 in_flight_wait: float = LEASE_SECONDS + 1,
+                 observe: Callable[[str, float], None] | None = None) -> None:
         self._store = store
         self._clock = clock
         self._in_flight_wait = in_flight_wait
+        self._observe = observe  # (op, seconds) of each operation: the metrics
         self._holder = os.urandom(8).hex()  # this process's name on its reservations
         self._held: set[str] = set()  # reservation ids held here, renewed while held
         self.store_name = store.name
 
-    async def _run(self, fn: Callable, *args: Any) -> Any:
+    async def _run(self, fn: Callable, *args: Any, op: str = "other") -> Any:
         loop = asyncio.get_running_loop()
+        start = time.perf_counter()
         try:
             return await loop.run_in_executor(self._store.executor,
                                               functools.partial(fn, *args))
         except self._store.unavailable as exc:
             raise LedgerUnavailable(f"the credit ledger is unavailable: {exc}") from exc
+        finally:
+            if self._observe is not None:
+                self._observe(op, time.perf_counter() - start)
 
     def _query(self, sql: str, params: tuple = (), all_rows: bool = False) -> Any:
         """One statement's rows, or its first row (None if none): read to the end, so
@@ -111,11 +119,11 @@ class Ledger:
     async def _read(self, sql: str, *params: Any) -> Any:
         return await self._run(self._query, sql, params)
 
-    async def _write(self, sql: str, *params: Any) -> int:
+    async def _write(self, sql: str, *params: Any, op: str = "other") -> int:
         def write() -> int:
             with self._store.connection() as db:
                 return db.execute(sql, params).rowcount
-        return await self._run(write)
+        return await self._run(write, op=op)
 
     async def renew_forever(self) -> None:
         """Keep this process's reservations alive (run as a task for the app's life)."""
@@ -314,7 +322,8 @@ class Ledger:
         deadline = time.monotonic() + self._in_flight_wait
         while True:
             try:
-                return await self._run(self._reserve, token_id, idempotency_key, cap, count)
+                return await self._run(self._reserve, token_id, idempotency_key, cap, count,
+                                       op="reserve")
             except CallInFlight:
                 if time.monotonic() >= deadline:
                     raise CallInFlight("a call with this Idempotency-Key is still running; "
@@ -359,9 +368,11 @@ class Ledger:
         return reservation
 
     async def commit(self, reservation: Reservation) -> int:
-        """The call succeeded: use its credits (once) and return the credits left."""
+        """The call succeeded: use its credits (once) and return the credits left; the
+        reservation then says how many it used and, if it was the credential's first use
+        (so its invoice was paid), the price."""
         self._finish(reservation)
-        return await self._run(self._commit, reservation)
+        return await self._run(self._commit, reservation, op="commit")
 
     def _commit(self, reservation: Reservation) -> int:
         token_id, key = reservation.token_id, reservation.idempotency_key
@@ -371,9 +382,13 @@ class Ledger:
             if not reservation.already_charged:
                 # within the sold count even if the lease lapsed meanwhile (a process
                 # stalled past LEASE_SECONDS): then this one call is served free
-                db.execute("UPDATE credentials SET used = used + ? WHERE token_id = ?"
-                           " AND used + ? <= iterations",
-                           (reservation.count, token_id, reservation.count))
+                used = db.execute("UPDATE credentials SET used = used + ? WHERE token_id = ?"
+                                  " AND used + ? <= iterations RETURNING used, amount_msat",
+                                  (reservation.count, token_id, reservation.count)).fetchall()
+                if used:
+                    reservation.used = reservation.count
+                    if used[0]["used"] == reservation.count:  # none used before
+                        reservation.paid_msat = used[0]["amount_msat"]
                 if key is not None:
                     db.execute("INSERT INTO charged_calls (token_id, idempotency_key,"
                                " charged_at, credits) VALUES (?, ?, ?, ?)"
@@ -385,7 +400,7 @@ class Ledger:
         """The call failed: give the credits back."""
         self._finish(reservation)
         await self._write("DELETE FROM reservations WHERE reservation_id = ?",
-                          reservation.reservation_id)
+                          reservation.reservation_id, op="release")
 
     def _finish(self, reservation: Reservation) -> None:
         if reservation.done:

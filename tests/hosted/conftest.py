@@ -1,9 +1,12 @@
 """A hosted alsats on this machine: ``alsats-backend --processes 3 --learners ray`` with a
-PostgreSQL ledger (a real server) and the simnet in a process of its own, for the tests
-that a session's calls may land on any web process, and that one may die."""
+PostgreSQL ledger (a real server) and the simnet in a process of its own, behind nginx
+terminating TLS, for the tests that a session's calls may land on any web process, and
+that one may die."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import re
@@ -11,12 +14,15 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 import pytest
 
 from alsats_widget import local_stack
 from alsats_widget.stack import LocalStack
+from tests.nginx import NginxProxy
+from tests.tls import self_signed
 
 PROCESSES = 3
 START_SECONDS = 300  # Ray's start takes most of it on 2 cores
@@ -24,19 +30,28 @@ START_SECONDS = 300  # Ray's start takes most of it on 2 cores
 
 @dataclass
 class Hosted:
-    """The running service: its stack (the URL clients use), ledger and processes."""
+    """The running service: its stack, the URL clients use (nginx's), its ledger and
+    processes, and nginx's certificate (which the clients trust)."""
 
     stack: LocalStack
     ledger_url: str
+    url: str
+    cert: Path
 
     @property
     def supervisor(self) -> psutil.Process:
         return psutil.Process(self.stack.process.pid)
 
     def web_processes(self) -> list[psutil.Process]:
-        """The web processes serving now (the supervisor's spawned children)."""
-        return [child for child in self.supervisor.children()
-                if "spawn_main" in " ".join(child.cmdline())]
+        """The web processes alive now (the supervisor's spawned children; one killed is
+        a zombie until the supervisor reaps it)."""
+        alive = []
+        for child in self.supervisor.children():
+            with contextlib.suppress(psutil.Error):
+                if child.status() != psutil.STATUS_ZOMBIE \
+                        and "spawn_main" in " ".join(child.cmdline()):
+                    alive.append(child)
+        return alive
 
     def wait_for_web_processes(self, count: int = PROCESSES, timeout: float = 120) -> None:
         """Until ``count`` web processes each logged that they serve (one was started
@@ -73,10 +88,32 @@ class Hosted:
 
 @pytest.fixture(scope="module")
 def hosted(postgres_server, tmp_path_factory) -> Iterator[Hosted]:
-    ledger_url = postgres_server.new_database("hosted")
+    ledger_url = postgres_server.new_database(f"hosted_{next(_services)}")
     args = ("--processes", str(PROCESSES), "--learners", "ray", "--ledger", ledger_url)
-    with local_stack(tmp_path_factory.mktemp("hosted"), reuse=False, price_msat=10,
-                     timeout=START_SECONDS, backend_args=args) as stack:
-        service = Hosted(stack, ledger_url)
+    folder = tmp_path_factory.mktemp("hosted")
+    (folder / "tls").mkdir()
+    cert, key = self_signed(folder / "tls")
+    with local_stack(folder / "stack", reuse=False, price_msat=10, timeout=START_SECONDS,
+                     backend_args=args) as stack, \
+            NginxProxy([stack.url.removeprefix("http://")], folder / "nginx", cert, key) as proxy, \
+            _trusting(cert):
+        service = Hosted(stack, ledger_url, proxy.url, cert)
         service.wait_for_web_processes()
         yield service
+
+
+_services = itertools.count()
+
+
+@contextlib.contextmanager
+def _trusting(cert: Path) -> Iterator[None]:
+    """requests (the widget's client) trusts nginx's certificate meanwhile."""
+    before = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = str(cert)
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["REQUESTS_CA_BUNDLE"]
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = before

@@ -5,6 +5,7 @@ across a killed learner."""
 from __future__ import annotations
 
 import asyncio
+import ssl
 
 import aiohttp
 import numpy as np
@@ -14,6 +15,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from alsats_widget import AlsatsClient, LabelingWidget
+from alsats_widget.client import ServerError
 from backend.l402 import format_authorization, parse_challenge
 from tests.digits import digit_pool
 
@@ -39,8 +41,9 @@ async def buy_one(http: aiohttp.ClientSession, hosted) -> tuple[str, str]:
 
 async def test_one_credit_raced_by_a_hundred_calls_over_the_processes_is_sold_once(hosted,
                                                                                    robustness):
-    connector = aiohttp.TCPConnector(limit=RACERS, force_close=True)  # a connection each
-    async with aiohttp.ClientSession(hosted.stack.url, connector=connector) as http:
+    trusted = ssl.create_default_context(cafile=hosted.cert)
+    connector = aiohttp.TCPConnector(limit=RACERS, force_close=True, ssl=trusted)
+    async with aiohttp.ClientSession(hosted.url, connector=connector) as http:
         auth, payment_hash = await buy_one(http, hosted)
 
         async def label() -> int:
@@ -59,8 +62,8 @@ async def test_one_credit_raced_by_a_hundred_calls_over_the_processes_is_sold_on
     assert len(served) >= 2, "the calls all landed on one web process"
     robustness.record(
         "Hosted", f"{RACERS} concurrent paid calls with one credential holding 1 credit, "
-        f"each on a connection of its own, over {len(hosted.web_processes())} web processes "
-        "sharing a PostgreSQL ledger",
+        f"each on a connection of its own to nginx, over {len(hosted.web_processes())} web "
+        "processes sharing a PostgreSQL ledger",
         f"1 served, {RACERS - 1} answered 402 with a challenge for more; the credential "
         f"used once; the calls landed on {len(served)} processes")
 
@@ -68,7 +71,7 @@ async def test_one_credit_raced_by_a_hundred_calls_over_the_processes_is_sold_on
 def test_a_killed_learner_is_rebuilt_and_its_labels_taught_again_free(hosted, tmp_path,
                                                                         robustness):
     pool, truth = digit_pool(1)
-    client = AlsatsClient(hosted.stack.url, hosted.stack.wallet("bob"), mode="pool",
+    client = AlsatsClient(hosted.url, hosted.stack.wallet("bob"), mode="pool",
                           fee_limit_msat=0)
     widget = LabelingWidget(client, pool[:400], label_file=tmp_path / "labels.jsonl")
     try:
@@ -100,6 +103,8 @@ def learner_actors() -> list[psutil.Process]:
 
 def test_calls_of_one_session_land_on_every_process_and_see_one_learner(hosted, tmp_path):
     pool, truth = digit_pool(1)
+    # the web processes' own port: nginx keeps its connections to them open, so one
+    # client's calls would all reach the one process behind one kept connection
     client = AlsatsClient(hosted.stack.url, hosted.stack.wallet("bob"), mode="pool",
                           fee_limit_msat=0)
     try:
@@ -110,6 +115,12 @@ def test_calls_of_one_session_land_on_every_process_and_see_one_learner(hosted, 
             assert client.teach(i, int(truth[i]))["n_labeled"] == i + 1
         assert client.session_info()["n_labeled"] == 30
         assert np.unique([s["index"] for s in client.query(10)["samples"]]).size == 10
+        with pytest.raises(ServerError) as refused:  # the actor's refusal, as it said it
+            client.teach(0, 99)
+        assert refused.value.status == 400 and "99" in refused.value.message
+        assert "Traceback" not in refused.value.message
+        assert "RayTaskError" not in refused.value.message
+        assert client.session_info()["n_labeled"] == 30  # nothing changed, nothing charged
     finally:
         client.close()
     assert len(hosted.pids_that_served("/teach")) >= 2

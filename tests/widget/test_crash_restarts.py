@@ -26,7 +26,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import threading
 import time
 from collections import Counter
@@ -41,6 +40,7 @@ from alsats_widget import AlsatsClient, LabelingWidget, local_stack
 from backend.l402 import Identifier, parse_authorization
 from backend.lightning import LightningNode, NodeUnavailableError
 from tests.digits import digit_pool
+from tests.ledger_rows import ledger_rows
 from tests.robustness import soak
 
 pytestmark = pytest.mark.slow
@@ -168,26 +168,28 @@ async def books(stack) -> dict:
                                         for i in invoices if i.settled}}
 
 
-def ledger(stack) -> tuple[dict[bytes, sqlite3.Row], list[tuple[bytes, str, int]]]:
+def ledger(url: str) -> tuple[dict[bytes, dict], list[tuple[bytes, str, int]]]:
     """The server's credentials (by payment hash) and charged calls, read only."""
-    path = stack.data_dir / "backend" / "credits.sqlite"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        db.row_factory = sqlite3.Row
-        credentials = {bytes(r["payment_hash"]): r
-                       for r in db.execute("SELECT * FROM credentials")}
-        charged = [(bytes(r["token_id"]), r["idempotency_key"], r["credits"])
-                   for r in db.execute("SELECT * FROM charged_calls")]
+    credentials = {bytes(r["payment_hash"]): r
+                   for r in ledger_rows(url, "SELECT * FROM credentials")}
+    charged = [(bytes(r["token_id"]), r["idempotency_key"], r["credits"])
+               for r in ledger_rows(url, "SELECT * FROM charged_calls")]
     return credentials, charged
 
 
-def audit(stack, client: AuditedClient, start: dict, kills: int) -> dict:
+def sqlite_ledger(stack) -> str:
+    """The URL of a one-process stack's ledger: the SQLite file in its data dir."""
+    return f"sqlite:///{stack.data_dir / 'backend' / 'credits.sqlite'}"
+
+
+def audit(stack, client: AuditedClient, start: dict, kills: int, ledger_url: str) -> dict:
     now = asyncio.run(books(stack))
     assert sum(now["local"].values()) == sum(start["local"].values())  # no msat made or lost
     paid = sum(now["settled"].values()) - sum(start["settled"].values())
     assert now["local"]["alice"] - start["local"]["alice"] == paid
     assert start["local"]["bob"] - now["local"]["bob"] == paid
 
-    credentials, charged = ledger(stack)
+    credentials, charged = ledger(ledger_url)
     sold = {h: c for h, c in credentials.items() if h in now["settled"]}
     assert all(credentials[h]["used"] == 0 for h in set(credentials) - set(sold))
     assert sum(c["amount_msat"] for c in sold.values()) == paid
@@ -211,7 +213,9 @@ def audit(stack, client: AuditedClient, start: dict, kills: int) -> dict:
         token = bytes(credential["token_id"])
         assert credential["used"] == used[token]
         if token != client.current_token():
-            assert credential["used"] == credential["iterations"]  # nothing left behind
+            calls = [call for (held, _), call in client.sent.items() if held == token]
+            assert credential["used"] == credential["iterations"], \
+                f"credits left behind on {dict(credential)}, its calls {calls}"
     info = client.session_info()
     current = next(c for c in sold.values() if bytes(c["token_id"]) == client.current_token())
     assert info["credits_left"] == current["iterations"] - current["used"]
@@ -268,7 +272,7 @@ def test_kill_9_during_a_paid_labeling_run_loses_no_money_and_no_label(tmp_path,
                 stack.restart()
                 presses += catch_up(widget)
                 assert labels_in_file(label_file) == clicker.accepted
-                checked = audit(stack, client, start, kills)
+                checked = audit(stack, client, start, kills, sqlite_ledger(stack))
                 assert checked["info"]["n_labeled"] == len(clicker.accepted)
                 cut_off = checked["cut_off"]
         finally:
