@@ -24,6 +24,7 @@ import sys
 import time
 from dataclasses import replace
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from . import l402
 from .config import Config, ssl_context
@@ -184,6 +185,8 @@ def serve_one(config: Config) -> None:
     from .app import create_app, server_options
     from .cli import JsonLogFormatter
     _die_with_parent()
+    if config.learners != "local":  # a Ray driver prints its cluster's warnings to stdout
+        _stdout_to(config.data_dir / "ray.log")
     threadpool_limits(limits=1)
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLogFormatter())
@@ -199,3 +202,11 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stdout_to(path: Path) -> None:
+    """This process's standard output (which nothing of alsats writes: its logs are
+    stderr's) appended to ``path``, beside Ray's own log."""
+    sys.stdout.flush()
+    with path.open("ab") as file:
+        os.dup2(file.fileno(), sys.stdout.fileno())

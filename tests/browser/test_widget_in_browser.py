@@ -28,7 +28,8 @@ SCREENSHOT = REPO / "docs" / "widget.png"
 NOTEBOOK = "labeling.ipynb"
 UI_PAGES = {"jupyterlab": "lab/tree/{}", "notebook7": "notebooks/{}"}
 MORE_LABELS = 10
-AUTOPILOT_ROUNDS = 8  # of 10 labels each: well past 90% held out on the 10,000 digits
+AUTOPILOT_ROUNDS = 10  # of 10 labels each: well past 90% held out on the 10,000 digits,
+# even when the clicks outrun the fits (a busy machine: rankings of older models)
 CHORD_TIMEOUT_MS = 1000  # Lumino's wait for a chord's next key
 WAIT_MS = 30_000  # a label's payment, a ranking, a redraw of the plot
 FIRST_WAIT_MS = 120_000  # the page, a kernel, the local stack and its first paid ranking
