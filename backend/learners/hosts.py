@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
@@ -25,7 +24,6 @@ from .pool import PoolLearner
 from .stream import StreamLearner
 from .validation import check_pool
 
-log = logging.getLogger("alsats.learners")
 NAMESPACE = "alsats"  # Ray's namespace for the learners' actors
 ACTOR_CONCURRENCY = 4  # calls one actor runs at once (a query beside a teach)
 ACTOR_FIT_THREADS = 1  # each actor's background fits: a session fits one model at a time
@@ -89,9 +87,6 @@ class LocalHost:
 
     async def drop(self, session_id: str) -> None:
         """Nothing to do: the session's handle is its only reference."""
-
-    async def idle(self, idle_seconds: float) -> list[str]:
-        return []  # the session store frees local learners itself
 
     def close(self) -> None:
         self._calls.shutdown(wait=True, cancel_futures=True)
