@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -44,11 +45,15 @@ def create_app(config: Config, *, clock: Callable[[], float] = time.time) -> web
     return app
 
 
-def server_options(config: Config) -> dict[str, float]:
+def server_options(config: Config) -> dict[str, Any]:
     """What aiohttp's server (run_app, AppRunner, TestServer) takes from the config: a
     connection that sends no complete request, or sits idle between requests, for the
-    read timeout is closed (aiohttp's keep-alive timer runs from the connection's start)."""
-    return {"keepalive_timeout": config.read_timeout_seconds}
+    read timeout is closed (aiohttp's keep-alive timer runs from the connection's start);
+    no access log if it is off."""
+    options: dict[str, Any] = {"keepalive_timeout": config.read_timeout_seconds}
+    if not config.access_log:
+        options["access_log"] = None
+    return options
 
 
 def setup_routes(app: web.Application) -> None:

@@ -125,6 +125,8 @@ class Config:
                                           "--tls-key), for a server not behind a proxy")
     tls_key: Path | None = setting(None, "the certificate's private key (PEM)")
     metrics: bool = setting(True, "serve Prometheus metrics at /metrics")
+    access_log: bool = setting(True, "log a line per request (behind nginx, its own access "
+                                     "log may do)")
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:

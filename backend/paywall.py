@@ -38,6 +38,7 @@ MAX_REMEMBERED_BYTES = 64 * 1024  # a bigger answer (a model) is made again on a
 IDEMPOTENCY_KEY = re.compile(r"[ -~]{1,255}")  # as the OpenAPI document says
 SWEEP_GRACE_SECONDS = 60  # past an invoice's expiry before its challenge is looked at
 MAX_LIMITED_ADDRESSES = 100_000  # rate limit buckets kept, least recently used dropped
+MAX_KNOWN_CREDENTIALS = 100_000  # token ids the ledger was seen to hold, oldest forgotten
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Paywall:
         self._clock = clock
         self._answers: OrderedDict[tuple[bytes, str], tuple[Any, int]] = OrderedDict()
         self._paid_unused: set[bytes] = set()  # token ids the node said were paid
+        self._known: OrderedDict[bytes, None] = OrderedDict()  # sold here (see credential)
         self._swept_until = 0  # sessions opened up to then were looked at
         self._metrics = metrics or Metrics()  # the app's, or counted for nobody
 
@@ -168,23 +170,33 @@ class Paywall:
         return invoice.state == "CANCELED"
 
     async def credential(self, request: web.Request) -> l402.Grant | None:
-        """The request's verified grant, None without an L402 credential; 401 if bad."""
+        """The request's verified grant, None without an L402 credential; 401 if bad.
+
+        Whether this server sold it is asked of the ledger once: a credential that
+        verifies was paid (its preimage), and the ledger forgets a paid one only once its
+        valid_until has passed, when it no longer verifies."""
         header = request.headers.get("Authorization", "")
         if header.split(" ", 1)[0].upper() not in l402.SCHEMES:
             return None
         try:
             grant = l402.verify(self._root_key, l402.parse_authorization(header),
                                 now=int(self._clock()))
-            await self._ledger.remaining(grant.token_id)  # sold by this server?
+            if grant.token_id not in self._known:
+                await self._ledger.remaining(grant.token_id)  # UnknownCredential if not
+                self._known[grant.token_id] = None
+                if len(self._known) > MAX_KNOWN_CREDENTIALS:
+                    self._known.popitem(last=False)
         except (l402.L402Error, UnknownCredential) as exc:
             raise json_error(web.HTTPUnauthorized, f"invalid L402 credential: {exc}") from None
         return grant
 
     async def charge(self, request: web.Request, grant: l402.Grant,
-                     work: Callable[[], Awaitable[Any]], cost: int = 1,
-                     free: int = 0) -> tuple[Any, int]:
+                     work: Callable[[], Awaitable[Any]], cost: int = 1, free: int = 0,
+                     held: Callable[[Any], tuple[str, int] | None] | None = None,
+                     ) -> tuple[Any, int]:
         """Run a paid call's work, using ``cost`` credits (less ``free``) only if it
-        succeeds.
+        succeeds; ``held(result)``: a session's count of labels held to write with them
+        (sessions.holds).
 
         Returns (result, credits left).
         With an ``Idempotency-Key``, a retry of a call that was charged is not charged
@@ -212,7 +224,8 @@ class Paywall:
         except BaseException:
             await self._ledger.release(reservation)
             raise
-        answer = (result, await self._ledger.commit(reservation))
+        labels_held = held(result) if held is not None else None
+        answer = (result, await self._ledger.commit(reservation, labels_held))
         self._metrics.charged(route_path(request), reservation.used, reservation.paid_msat)
         if key is not None and _small(result):
             self._answers[(grant.token_id, key)] = answer

@@ -182,19 +182,30 @@ class SessionStore:
         free, live.relearn_free = await self._ledger.take_relearn_free(live.session_id, cost)
         return free
 
+    def holds(self, live: LiveSession, free: int,
+              cost: int) -> Callable[[dict], tuple[str, int] | None]:
+        """What a teach's charge writes with its credits, in the same transaction: the
+        model's count of labels after it, if learned() would write it."""
+        def labels_held(result: dict) -> tuple[str, int] | None:
+            added = cost - int(result["replaced"])
+            held = _to_hold(live, live.relearn_free + _unused(free, added), result["n_labeled"])
+            if held is None:
+                return None
+            live.labels_held = held
+            return live.session_id, held
+        return labels_held
+
     async def learned(self, live: LiveSession, free: int, added: int,
                       n_labeled: int | None) -> None:
         """After a teach or undo: give back the free labels that added nothing (a retry's,
         a label the model had, a call that failed), and keep the model's count of labels
-        (``n_labeled``, None if the call failed) in the ledger; while a lost model is
-        being taught again, the count it had stands."""
-        unused = free - min(free, max(added, 0))
+        (``n_labeled``, None if the call failed) in the ledger, unless the charge did."""
+        unused = _unused(free, added)
         if unused:
             live.relearn_free = await self._ledger.give_back_relearn_free(live.session_id,
                                                                           unused)
-        held = n_labeled
-        if held is not None and held != live.labels_held \
-                and (live.relearn_free == 0 or held > live.labels_held):
+        held = _to_hold(live, live.relearn_free, n_labeled)
+        if held is not None:
             await self._ledger.set_labels_held(live.session_id, held)
             live.labels_held = held
 
@@ -221,3 +232,17 @@ class SessionStore:
 
     def __len__(self) -> int:
         return len(self._live)
+
+
+def _unused(free: int, added: int) -> int:
+    """The free labels a call did not use: those beyond the labels it added."""
+    return free - min(free, max(added, 0))
+
+
+def _to_hold(live: LiveSession, relearn_free: int, n_labeled: int | None) -> int | None:
+    """The count of labels to keep in the ledger for the session's model, None to leave
+    the one there (none changed, the call failed, or a lost model is being taught again:
+    the count it had stands until it is passed)."""
+    if n_labeled is None or n_labeled == live.labels_held:
+        return None
+    return n_labeled if relearn_free == 0 or n_labeled > live.labels_held else None

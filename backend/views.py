@@ -160,7 +160,8 @@ async def teach(request: web.Request) -> web.Response:
     free = await sessions.take_free(live, cost)
     result = None
     try:
-        result, left = await _charge(request, grant, live, method, *args, cost=cost, free=free)
+        result, left = await _charge(request, grant, live, method, *args, cost=cost, free=free,
+                                     held=sessions.holds(live, free, cost))
     finally:
         added = cost - int(result["replaced"]) if result else 0  # an index once per call
         await sessions.learned(live, free, added, result["n_labeled"] if result else None)
@@ -267,10 +268,11 @@ def _pool(live: LiveSession) -> None:
 
 
 async def _charge(request: web.Request, grant, live: LiveSession, method: str, *args: Any,
-                  cost: int = 1, free: int = 0):
+                  cost: int = 1, free: int = 0, held=None):
     """A paid call of the session's learner: charged only once it has answered."""
     return await request.app[PAYWALL].charge(
-        request, grant, lambda: request.app[SESSIONS].call(live, method, *args), cost, free)
+        request, grant, lambda: request.app[SESSIONS].call(live, method, *args), cost, free,
+        held)
 
 
 async def read_json(request: web.Request) -> dict:

@@ -9,7 +9,8 @@ LND) in a process of its own:
    polar-network.json with free loopback ports);
 2. ``python -m backend.cli --network NET --node alice --lnd-data-dir D/backend/simnet
    --data-dir D/backend --port P --price-msat PRICE --processes K --learners L --ledger
-   URL`` (no --simnet), waited for until GET /healthz answers 200 and K web processes
+   URL --no-access-log`` (no --simnet; no line logged per request, as behind nginx in
+   docs/guides/hosting.md), waited for until GET /healthz answers 200 and K web processes
    each logged "Running on" (its JSON log lines carry their pid).
 
 The deployments (``--deployments``, all six by default)::
@@ -199,7 +200,8 @@ class Deployment:
                  "--data-dir", str(self.backend_dir), "--port", str(port),
                  "--price-msat", str(self.price_msat),
                  "--processes", str(self.shape.processes),
-                 "--learners", self.shape.learners, "--ledger", self.ledger_url],
+                 "--learners", self.shape.learners, "--ledger", self.ledger_url,
+                 "--no-access-log"],
                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_child)
         deadline = time.monotonic() + BACKEND_START_S
         while not _healthy(self.url):

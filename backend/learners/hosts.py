@@ -5,13 +5,20 @@ which outlives the web process that made it.
 Either way the web side holds a handle and awaits ``call(method, *args)``: a learner's
 method or property, run off the event loop (on the host's threads, or in the actor).
 Fits run in the background on ``fits`` threads: the web process's own (``workers`` of
-them, shut down with the app, and measured for /metrics), or each actor's.
+them, shut down with the app, and measured for /metrics), or each actor's one, which fits
+only in one of its machine's fit slots (slots.py). Those threads
+run at the lowest priority (SCHED_IDLE): a model a moment late costs nothing, a call kept
+waiting behind many sessions' fits does, so on a busy machine calls come first and the
+models catch up in the time left over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
+import sys
+import threading
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
@@ -21,6 +28,7 @@ import numpy as np
 from ..config import PoolRules
 from ..metrics import Metrics
 from .pool import PoolLearner
+from .slots import FitSlots
 from .stream import StreamLearner
 from .validation import check_pool
 
@@ -43,6 +51,19 @@ def make_learner(settings: dict, pool: np.ndarray | None, rules: PoolRules | Non
     return PoolLearner(pool, settings["classes"], estimator=settings["estimator"],
                        strategy=settings["strategy"], rules=rules, fits=fits,
                        owned=True)  # the upload, just read
+
+
+def fit_threads(count: int) -> ThreadPoolExecutor:
+    """Threads for background fits, each run only when the CPU has nothing else to do."""
+    return ThreadPoolExecutor(count, thread_name_prefix="alsats-fit",
+                              initializer=_background_priority)
+
+
+def _background_priority() -> None:
+    """This thread alone under Linux's SCHED_IDLE policy (a thread id names one thread to
+    the scheduler; elsewhere it would name the whole process, so nothing is done)."""
+    if sys.platform == "linux":
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
 
 
 def _run(learner: Any, method: str, *args: Any) -> Any:
@@ -72,7 +93,7 @@ class LocalHost:
 
     def __init__(self, workers: int, metrics: Metrics | None = None) -> None:
         self._calls = ThreadPoolExecutor(workers, thread_name_prefix="alsats-learner")
-        fits = ThreadPoolExecutor(workers, thread_name_prefix="alsats-fit")
+        fits = fit_threads(workers)
         self._fits = metrics.timed(fits) if metrics is not None else fits
 
     async def new(self, session_id: str, settings: dict, pool: np.ndarray | None = None,
@@ -99,7 +120,7 @@ class LearnerActor:
     def __init__(self, settings: dict, pool: np.ndarray | None, rules: PoolRules | None) -> None:
         from threadpoolctl import threadpool_limits
         threadpool_limits(limits=1)  # as the web process: many actors share the cores
-        self._fits = ThreadPoolExecutor(ACTOR_FIT_THREADS, thread_name_prefix="alsats-fit")
+        self._fits = FitSlots(fit_threads(ACTOR_FIT_THREADS))  # one fit a core, machine-wide
         self._learner = make_learner(settings, pool, rules, self._fits)
         self._used = time.monotonic()
 

@@ -151,9 +151,10 @@ class Ledger:
                              row["expires"], bool(row["closed"]), row["labels_held"],
                              row["relearn_free"])
 
+    _SET_LABELS_HELD = "UPDATE sessions SET labels_held = ? WHERE session_id = ?"
+
     async def set_labels_held(self, session_id: str, count: int) -> None:
-        await self._write("UPDATE sessions SET labels_held = ? WHERE session_id = ?",
-                          count, session_id)
+        await self._write(self._SET_LABELS_HELD, count, session_id)
 
     async def set_relearn_free(self, session_id: str, count: int) -> None:
         await self._write("UPDATE sessions SET relearn_free = ? WHERE session_id = ?",
@@ -367,14 +368,16 @@ class Ledger:
         self._held.add(reservation.reservation_id)
         return reservation
 
-    async def commit(self, reservation: Reservation) -> int:
+    async def commit(self, reservation: Reservation,
+                     labels_held: tuple[str, int] | None = None) -> int:
         """The call succeeded: use its credits (once) and return the credits left; the
         reservation then says how many it used and, if it was the credential's first use
-        (so its invoice was paid), the price."""
+        (so its invoice was paid), the price. ``labels_held``: (session id, count), as
+        set_labels_held, in the same transaction."""
         self._finish(reservation)
-        return await self._run(self._commit, reservation, op="commit")
+        return await self._run(self._commit, reservation, labels_held, op="commit")
 
-    def _commit(self, reservation: Reservation) -> int:
+    def _commit(self, reservation: Reservation, labels_held: tuple[str, int] | None) -> int:
         token_id, key = reservation.token_id, reservation.idempotency_key
         with self._store.transaction() as db:
             db.execute("DELETE FROM reservations WHERE reservation_id = ?",
@@ -394,6 +397,8 @@ class Ledger:
                                " charged_at, credits) VALUES (?, ?, ?, ?)"
                                " ON CONFLICT DO NOTHING",
                                (token_id, key, int(self._clock()), reservation.count))
+            if labels_held is not None:  # after the credential's row, as reserve locks it
+                db.execute(self._SET_LABELS_HELD, labels_held[::-1])
             return self._remaining(token_id, reservation.cap, db)
 
     async def release(self, reservation: Reservation) -> None:
