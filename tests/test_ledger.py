@@ -91,6 +91,16 @@ async def test_a_commit_says_what_it_used_and_the_payment_it_was_the_first_use_o
     assert (later.used, later.paid_msat) == (1, 0)
 
 
+async def test_a_commit_keeps_the_labels_held_with_the_credits_it_used(ledger):
+    token = await sell(ledger, 2)
+    assert await ledger.commit(await ledger.reserve(token, "k1"), ("s1", 7)) == 1
+    assert (await ledger.session("s1")).labels_held == 7
+    await ledger.release(await ledger.reserve(token, "k2"))  # a failed call: nothing kept
+    assert (await ledger.session("s1")).labels_held == 7
+    assert await ledger.commit(await ledger.reserve(token, "k3")) == 0  # none given
+    assert (await ledger.session("s1")).labels_held == 7
+
+
 async def test_a_key_still_running_is_refused_and_freed_after(ledger):
     token = await sell(ledger, 3)
     first = await ledger.reserve(token, "k")
