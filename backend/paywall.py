@@ -1,6 +1,6 @@
 """The L402 paywall: sell credits with a challenge, check credentials, charge per call.
 
-Only wiring: the protocol is backend/l402 (pure), the counting backend/credits, the
+Only wiring: the protocol is backend/l402 (pure), the counting backend/ledger, the
 invoices backend/lightning. A credential verifies statelessly (signature, caveats,
 sha256(preimage) == payment hash); the ledger then says how many credits it has left.
 

@@ -6,10 +6,10 @@ Either way the web side holds a handle and awaits ``call(method, *args)``: a lea
 method or property, run off the event loop (on the host's threads, or in the actor).
 Fits run in the background on ``fits`` threads: the web process's own (``workers`` of
 them, shut down with the app, and measured for /metrics), or each actor's one, which fits
-only in one of its machine's fit slots (slots.py). Those threads
-run at the lowest priority (SCHED_IDLE): a model a moment late costs nothing, a call kept
-waiting behind many sessions' fits does, so on a busy machine calls come first and the
-models catch up in the time left over.
+only in one of its machine's fit slots (slots.py). Those threads run at the lowest
+priority (SCHED_IDLE): a model a moment late costs nothing, a call kept waiting behind
+many sessions' fits does, so on a busy machine calls come first and the models catch up
+in the time left over.
 """
 
 from __future__ import annotations
