@@ -5,11 +5,10 @@ which outlives the web process that made it.
 Either way the web side holds a handle and awaits ``call(method, *args)``: a learner's
 method or property, run off the event loop (on the host's threads, or in the actor).
 Fits run in the background on ``fits`` threads: the web process's own (``workers`` of
-them, shut down with the app, and measured for /metrics), or each actor's one, which fits
-only in one of its machine's fit slots (slots.py). Those threads run at the lowest
-priority (SCHED_IDLE): a model a moment late costs nothing, a call kept waiting behind
-many sessions' fits does, so on a busy machine calls come first and the models catch up
-in the time left over.
+them, shut down with the app, and measured for /metrics), or each actor's one. An actor's
+fits run at the lowest priority (SCHED_IDLE) and only in one of its machine's fit slots
+(slots.py): fifty sessions' actors fitting at once on a few cores would keep every call
+waiting, so calls come first and the models catch up in the time left over.
 """
 
 from __future__ import annotations
@@ -93,7 +92,9 @@ class LocalHost:
 
     def __init__(self, workers: int, metrics: Metrics | None = None) -> None:
         self._calls = ThreadPoolExecutor(workers, thread_name_prefix="alsats-learner")
-        fits = fit_threads(workers)
+        # at the calls' priority: with only ``workers`` of them they cannot crowd the
+        # calls out, and a lone user's next ranking wants its model soon
+        fits = ThreadPoolExecutor(workers, thread_name_prefix="alsats-fit")
         self._fits = metrics.timed(fits) if metrics is not None else fits
 
     async def new(self, session_id: str, settings: dict, pool: np.ndarray | None = None,
