@@ -187,7 +187,7 @@ class SessionStore:
         """What a teach's charge writes with its credits, in the same transaction: the
         model's count of labels after it, if learned() would write it."""
         def labels_held(result: dict) -> tuple[str, int] | None:
-            added = cost - int(result["replaced"])
+            added = labels_added(result, cost)
             held = _to_hold(live, live.relearn_free + _unused(free, added), result["n_labeled"])
             if held is None:
                 return None
@@ -232,6 +232,12 @@ class SessionStore:
 
     def __len__(self) -> int:
         return len(self._live)
+
+
+def labels_added(result: dict | None, cost: int) -> int:
+    """The labels a teach of ``cost`` added to its model (an index counts once per call;
+    none if the call failed)."""
+    return cost - int(result["replaced"]) if result else 0
 
 
 def _unused(free: int, added: int) -> int:

@@ -16,7 +16,7 @@ from .errors import NO_POOL, json_error, too_large
 from .keys import CONFIG, METRICS, NODE_INFO, PAYWALL, SESSIONS
 from .npybody import read_npy
 from .openapi import document
-from .sessions import LiveSession, SessionGone, check_settings
+from .sessions import LiveSession, SessionGone, check_settings, labels_added
 
 SETTINGS_FIELDS = {"mode", "estimator", "strategy", "threshold", "classes"}
 PAY_REQUIRED = ("payment required: pay the invoice, then send "
@@ -158,13 +158,15 @@ async def teach(request: web.Request) -> web.Response:
         method, args, cost = "teach", (_field(body, "index"), _field(body, "label")), 1
     sessions = request.app[SESSIONS]
     free = await sessions.take_free(live, cost)
-    result = None
+    result, held_before = None, live.labels_held
     try:
         result, left = await _charge(request, grant, live, method, *args, cost=cost, free=free,
                                      held=sessions.holds(live, free, cost))
     finally:
-        added = cost - int(result["replaced"]) if result else 0  # an index once per call
-        await sessions.learned(live, free, added, result["n_labeled"] if result else None)
+        if result is None:  # the commit that would have kept the count did not happen
+            live.labels_held = held_before
+        await sessions.learned(live, free, labels_added(result, cost),
+                               result["n_labeled"] if result else None)
     return web.json_response({**result, "credits_left": left,
                               "relearn_free": live.relearn_free})
 

@@ -285,3 +285,30 @@ def test_serves_https_itself_with_a_cert_and_key(network_file, tmp_path):
         process.stderr.close()
     assert process.returncode == 0, stderr
     assert f"https://127.0.0.1:{port}" in stderr
+
+
+@pytest.mark.parametrize("flag, lines", [([], 1), (["--no-access-log"], 0)])
+async def test_the_access_log_has_a_line_per_request_unless_it_is_off(caplog, tmp_path,
+                                                                      flag, lines):
+    from aiohttp import ClientSession, web
+
+    from backend.app import server_options
+
+    config = parse_config(["--network", str(tmp_path / "n.json"), "--node", "alice", *flag])
+    async def ok(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", ok)
+    runner = web.AppRunner(app, **server_options(config))
+    await runner.setup()
+    port = free_ports(1)[0]
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        with caplog.at_level("INFO", logger="aiohttp.access"):
+            async with ClientSession() as http, http.get(f"http://127.0.0.1:{port}/") as answer:
+                assert answer.status == 200
+            await asyncio.sleep(0.1)  # the line is written once the response is sent
+    finally:
+        await runner.cleanup()
+    assert len([r for r in caplog.records if r.name == "aiohttp.access"]) == lines
