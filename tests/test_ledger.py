@@ -59,9 +59,9 @@ async def test_commit_uses_a_credit_and_release_does_not(ledger):
 async def test_reservations_in_flight_count_against_the_credits(ledger):
     token = await sell(ledger, 1)
     held = await ledger.reserve(token)
-    assert await ledger.remaining(token) == 0
     with pytest.raises(CreditsExhausted):  # a concurrent call cannot take the same credit
         await ledger.reserve(token)
+    assert await ledger.remaining(token) == 1  # its holder's still, until the call commits
     await ledger.release(held)
     await ledger.commit(await ledger.reserve(token))
     assert await ledger.remaining(token) == 0
@@ -168,6 +168,8 @@ async def test_a_new_call_waits_for_a_credit_a_killed_process_held(ledger_url):
         token = await sell(killed, 1)
         await killed.reserve(token, "lost")
         killed._held.clear()  # killed mid-call
+        # a client told it has none left would buy afresh and leave this one behind
+        assert await survivor.remaining(token) == 1
         waiting = asyncio.create_task(survivor.reserve(token, "new"))
         await asyncio.sleep(0.3)
         assert not waiting.done()  # not a 402 that would leave the credit behind
@@ -182,7 +184,8 @@ async def test_a_live_process_keeps_a_long_call_reserved(ledger_url):
         held = await ledger.reserve(token)
         clock.advance(LEASE_SECONDS * 2)
         await asyncio.sleep(1.5)  # a renewal (every RENEW_SECONDS) moves the lease on
-        assert await ledger.remaining(token) == 0
+        with pytest.raises(CreditsExhausted):
+            await ledger.reserve(token)
         assert await ledger.commit(held) == 0
 
 

@@ -204,29 +204,34 @@ class Ledger:
             int(self._clock()), valid_until)
 
     async def remaining(self, token_id: bytes, cap: int | None = None) -> int:
-        """Credits left on a credential, less those reserved by calls in flight.
+        """Credits a credential has not used: what its holder is told it has left.
 
-        ``cap``: the iterations the credential itself grants (a holder may have attenuated
-        its macaroon to fewer than were sold); the smaller count wins.
+        Credits a call in flight holds count as left until it commits: told otherwise
+        after a crash (a killed process's reservation lapses only after LEASE_SECONDS), a
+        client would buy afresh and leave them behind, while a call that needs them waits
+        for the lapse (reserve). ``cap``: the iterations the credential itself grants (a
+        holder may have attenuated its macaroon to fewer than were sold); the smaller
+        count wins.
         """
         return await self._run(self._remaining, token_id, cap)
+
+    _UNUSED = "SELECT iterations, used FROM credentials WHERE token_id = ?"
+
+    def _remaining(self, token_id: bytes, cap: int | None, db: Connection | None = None) -> int:
+        params = (token_id,)
+        row = db.execute(self._UNUSED, params).fetchone() if db else \
+            self._query(self._UNUSED, params)
+        return _unused(row, cap)
 
     _LEFT = ("SELECT iterations, used, CAST(COALESCE((SELECT SUM(credits) FROM reservations"
              " WHERE reservations.token_id = credentials.token_id AND expires > ?), 0)"
              " AS BIGINT) AS held FROM credentials WHERE token_id = ?")
 
-    def _remaining(self, token_id: bytes, cap: int | None, db: Connection | None = None) -> int:
-        return self._left_and_held(token_id, cap, db)[0]
-
     def _left_and_held(self, token_id: bytes, cap: int | None,
-                       db: Connection | None = None) -> tuple[int, int]:
+                       db: Connection) -> tuple[int, int]:
         """(credits free, credits held by calls in flight)."""
-        params = (self._clock(), token_id)
-        row = db.execute(self._LEFT, params).fetchone() if db else self._query(self._LEFT, params)
-        if row is None:
-            raise UnknownCredential("this credential was not issued by this server")
-        granted = row["iterations"] if cap is None else min(cap, row["iterations"])
-        unused = max(granted - row["used"], 0)
+        row = db.execute(self._LEFT, (self._clock(), token_id)).fetchone()
+        unused = _unused(row, cap)
         return max(unused - row["held"], 0), min(row["held"], unused)
 
     async def session_spending(self, session_id: str) -> dict:
@@ -432,3 +437,11 @@ async def open_ledger(url: str, clock: Callable[[], float] = time.time,
                 await renewing
     finally:
         await asyncio.get_running_loop().run_in_executor(None, store.close)
+
+
+def _unused(row: Any, cap: int | None) -> int:
+    """A credential row's credits not used, within ``cap`` (see remaining)."""
+    if row is None:
+        raise UnknownCredential("this credential was not issued by this server")
+    granted = row["iterations"] if cap is None else min(cap, row["iterations"])
+    return max(granted - row["used"], 0)
