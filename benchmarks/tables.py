@@ -161,6 +161,51 @@ def throughput(report: dict) -> list[str]:
     return lines
 
 
+def hosted_throughput(report: dict) -> list[str]:
+    """throughput.py's load against each deployment (``benchmarks/hosted_throughput.py``)."""
+    p, top = report["parameters"], report["headline"]
+    n, goals = top["sessions"], top["goals"]["goals"]
+    lines = [f"`benchmarks/hosted_throughput.py`: {n} sessions, {p['iterations_per_session']} "
+             f"timed iterations each, median of {p['runs']} runs; each deployment started "
+             f"as docs/guides/hosting.md runs one, the simnet in a process of its own. "
+             f"Server CPU is the web processes' alone: with local learners it includes the "
+             f"fits, with Ray they run in its actors. The baseline is `{p['baseline']}`.", "",
+             row("deployment", "prepaid it/s (x baseline)", "prepaid p50 / p99",
+                 "pay as you go it/s", "pay as you go p50 / p99",
+                 "server CPU per iteration, prepaid / pay as you go"),
+             row(*["---"] * 6)]
+    for name, m in report["median"].items():
+        if f"c{n}_prepaid_ips" not in m:
+            lines.append(row(name, *["did not get through"] * 5))
+            continue
+        ratio = m.get(f"c{n}_prepaid_ips_vs_baseline")
+        lines.append(row(
+            name,
+            f"{m[f'c{n}_prepaid_ips']:.0f}" + ("" if ratio is None else f" ({ratio:.2f}x)"),
+            _p50_p99(m, f"c{n}_prepaid"), f"{m[f'c{n}_payg_ips']:.0f}",
+            _p50_p99(m, f"c{n}_payg"),
+            f"{m[f'c{n}_prepaid_server_cpu_ms_per_iteration']:.1f} / "
+            f"{m[f'c{n}_payg_server_cpu_ms_per_iteration']:.1f} ms"))
+    cpu_met, load_met = (top["goals"][k] for k in ("server_cpu_met", "throughput_and_p99_met"))
+    return [*lines, "", f"The goals: the server's own CPU per paid iteration (prepaid, Ray "
+            f"deployments) at most {goals['server_cpu_ms_per_iteration_at_most']:g} ms, "
+            f"met by {_among(cpu_met)}; at {n} prepaid sessions, "
+            f"{goals['prepaid_iterations_per_s_at_least']:.0f} it/s or more with p99 at "
+            f"{goals['prepaid_iteration_p99_ms_at_most']:.0f} ms or less, met by "
+            f"{_among(load_met)}."]
+
+
+def _p50_p99(figures: dict, prefix: str) -> str:
+    return (f"{figures[f'{prefix}_iteration_p50_ms']:,.0f} / "
+            f"{figures[f'{prefix}_iteration_p99_ms']:,.0f} ms")
+
+
+def _among(met: dict[str, bool]) -> str:
+    """The deployments that met a goal, or "none of them"."""
+    names = [f"`{name}`" for name, ok in met.items() if ok]
+    return ", ".join(names) if names else "none of them"
+
+
 def memory(report: dict) -> list[str]:
     m = report["median"]
     pools = [p for p in ("10k", "60k") if f"{p}_per_session_mib" in m]
@@ -355,6 +400,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], list[str]]]] = {
     "stream_seed": ("The seed's streamed mode", stream_seed),
     "widget_latency": ("Widget latency", widget_latency),
     "throughput": ("Server throughput", throughput),
+    "hosted_throughput": ("A hosted service", hosted_throughput),
     "memory": ("Server memory", memory),
     "paid_iteration": ("A paid iteration", paid_iteration),
     "payment_latency": ("Payments", payment_latency),

@@ -196,8 +196,12 @@ def open_and_run_all(page: Page, url: str) -> Locator:
 
 def run_all_cells(page: Page) -> None:
     """Run menu -> Run All Cells. The menu offers it only once the notebook is the page's
-    current document (before, it shows a disabled "Run All"): reopen it until then."""
+    current document (before, it shows a disabled "Run All"): reopen it until then. A
+    click that ran nothing (seen on a busy machine: every prompt still "[ ]:", none queued
+    as "[*]:") is made again; once one cell has run or is queued, never."""
     run_all = page.get_by_role("menuitem", name="Run All Cells", exact=True)
+    started = page.locator(".jp-Notebook .jp-InputPrompt").filter(
+        has_text=re.compile(r"\[(\*|\d+)\]"))
     deadline = time.monotonic() + FIRST_WAIT_MS / 1000
     while True:
         page.get_by_role("menuitem", name="Run", exact=True).click()
@@ -207,7 +211,12 @@ def run_all_cells(page: Page) -> None:
             assert time.monotonic() < deadline, "the Run menu never offered Run All Cells"
         else:
             run_all.click()
-            return
+            try:
+                expect(started.first).to_be_visible(timeout=10_000)
+                return
+            except AssertionError:
+                assert time.monotonic() < deadline, "Run All Cells never ran a cell"
+                continue
         page.keyboard.press("Escape")
         page.wait_for_timeout(500)
 
