@@ -10,6 +10,8 @@
   place of ``<!-- own data table -->``, beside the text that explains it.
 - Pools of a million: the scaling table alone (``tables.render_one("scaling")``), in
   place of ``<!-- scaling table -->``.
+- A hosted service: the hosted throughput table alone
+  (``tables.render_one("hosted_throughput")``), in place of ``<!-- hosted table -->``.
 - The backend guide: every setting's flag, ``ALSATS_*`` variable and default
   (``backend.cli.settings_table()``, made from ``Config``'s fields as the flags are), in
   place of ``<!-- settings table -->``.
@@ -42,6 +44,7 @@ OPENAPI_PAGE, OPENAPI_FILE = "reference/http-api.md", "openapi.json"
 BENCHMARKS_PAGE = "benchmarks.md"
 LEARNER_PAGE = "guides/learner.md"
 SCALING_PAGE, SCALING_MARKER = "guides/large-pools.md", "<!-- scaling table -->"
+HOSTING_PAGE, HOSTING_MARKER = "guides/hosting.md", "<!-- hosted table -->"
 SETTINGS_PAGE, SETTINGS_MARKER = "guides/backend.md", "<!-- settings table -->"
 ROBUSTNESS_PAGE, ROBUSTNESS_MARKER = "robustness.md", "<!-- robustness table -->"
 ROBUSTNESS_TABLE = REPO / "docs" / "robustness-table.md"
@@ -82,6 +85,9 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
         return replace(markdown, module.OWN_DATA_MARKER, module.render_one("own_data"), page)
     if page.file.src_uri == SCALING_PAGE:
         return replace(markdown, SCALING_MARKER, tables().render_one("scaling"), page)
+    if page.file.src_uri == HOSTING_PAGE:
+        return replace(markdown, HOSTING_MARKER, tables().render_one("hosted_throughput"),
+                       page)
     if page.file.src_uri == SETTINGS_PAGE:
         return replace(markdown, SETTINGS_MARKER, settings_table(), page)
     if page.file.src_uri == ROBUSTNESS_PAGE:
