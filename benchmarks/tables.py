@@ -262,7 +262,6 @@ def spreading_scope(report: dict) -> list[str]:
     return lines
 
 
-OWN_DATA_MARKER = "<!-- own data table -->"  # where docs/guides/learner.md shows it
 SHORT = {"label_spreading": "spreading", "random_forest": "forest",
          "logistic_regression": "logistic", "label_spreading+random_forest": "blend"}
 
@@ -373,6 +372,38 @@ def scaling(report: dict) -> list[str]:
     return lines
 
 
+NEIGHBOUR_GRAPHS = {
+    "landmarks": ("20,000 landmarks (the learner's)", "exact"),
+    "hnsw": ("every sample", "faiss-cpu HNSW"),
+    "nndescent": ("every sample", "pynndescent NN-descent"),
+}
+
+
+def neighbours(report: dict) -> list[str]:
+    """The landmark graph against approximate graphs of every sample
+    (``benchmarks/neighbours.py``)."""
+    parameters = report["parameters"]
+    lines = [f"`benchmarks/neighbours.py`: {parameters['size']:,} warped digits, in the "
+             f"learner's PCA-50 space, {parameters['threads']} threads; median of "
+             f"{parameters['runs']} runs. Memory is the peak while building, the pool "
+             f"included; recall is of 1,000 random samples' 10 true nearest neighbours; "
+             f"accuracy is over the whole pool, from one random label per class and from "
+             f"100 random labels.", "",
+             row("graph of", "search", "build", "peak memory", "spread of 100 labels",
+                 "recall", "accuracy, 10 / 100 labels"),
+             row(*["---"] * 7)]
+    for method, entry in report["methods"].items():
+        nodes, search = NEIGHBOUR_GRAPHS[method]
+        build = f"{entry['build_s']:.0f} s"
+        if "compile_s" in entry:
+            build += f" (+{entry['compile_s']:.0f} s compiling)"
+        lines.append(row(nodes, search, build, f"{entry['peak_mb']:,.0f} MB",
+                         f"{entry['spread_ms']:,.0f} ms",
+                         f"{entry['recall']:.3f}" if "recall" in entry else "1 (exact)",
+                         f"{entry['accuracy_10']:.1%} / {entry['accuracy_100']:.1%}"))
+    return lines
+
+
 def _ms(value: float | None) -> str:
     return "—" if value is None else f"{value:,.0f} ms"
 
@@ -409,6 +440,7 @@ TABLES: dict[str, tuple[str, Callable[[dict], list[str]]]] = {
     "image_features": ("Image features", image_features),
     "own_data": ("Your own data: the default learner", own_data),
     "scaling": ("Pools of a million", scaling),
+    "neighbours": ("A million samples' neighbours", neighbours),
 }
 
 

@@ -6,12 +6,10 @@
 - The Benchmarks page: ``benchmarks/tables.py``'s tables, made from
   ``benchmarks/results/*.json``, in place of ``<!-- benchmark tables -->``, and the plots
   they show.
-- The learner guide: the own-data table alone (``tables.render_one("own_data")``), in
-  place of ``<!-- own data table -->``, beside the text that explains it.
-- Pools of a million: the scaling table alone (``tables.render_one("scaling")``), in
-  place of ``<!-- scaling table -->``.
-- A hosted service: the hosted throughput table alone
-  (``tables.render_one("hosted_throughput")``), in place of ``<!-- hosted table -->``.
+- Guides that show a benchmark's table beside the text that explains it
+  (``GUIDE_TABLES``: ``tables.render_one(name)`` in place of ``<!-- NAME table -->``): the
+  learner guide shows the own-data table, Pools of a million the scaling and neighbours
+  tables, A hosted service the hosted throughput table.
 - The backend guide: every setting's flag, ``ALSATS_*`` variable and default
   (``backend.cli.settings_table()``, made from ``Config``'s fields as the flags are), in
   place of ``<!-- settings table -->``.
@@ -42,9 +40,11 @@ REPO = Path(__file__).resolve().parent.parent
 OPENAPI_MARKER = "<!-- openapi -->"
 OPENAPI_PAGE, OPENAPI_FILE = "reference/http-api.md", "openapi.json"
 BENCHMARKS_PAGE = "benchmarks.md"
-LEARNER_PAGE = "guides/learner.md"
-SCALING_PAGE, SCALING_MARKER = "guides/large-pools.md", "<!-- scaling table -->"
-HOSTING_PAGE, HOSTING_MARKER = "guides/hosting.md", "<!-- hosted table -->"
+GUIDE_TABLES = {  # page -> the results whose tables it shows, each at its marker
+    "guides/learner.md": ("own_data",),
+    "guides/large-pools.md": ("scaling", "neighbours"),
+    "guides/hosting.md": ("hosted_throughput",),
+}
 SETTINGS_PAGE, SETTINGS_MARKER = "guides/backend.md", "<!-- settings table -->"
 ROBUSTNESS_PAGE, ROBUSTNESS_MARKER = "robustness.md", "<!-- robustness table -->"
 ROBUSTNESS_TABLE = REPO / "docs" / "robustness-table.md"
@@ -80,19 +80,21 @@ def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Fil
     if page.file.src_uri == BENCHMARKS_PAGE:
         module = tables()
         return replace(markdown, module.MARKER, module.render(), page)
-    if page.file.src_uri == LEARNER_PAGE:
+    if page.file.src_uri in GUIDE_TABLES:
         module = tables()
-        return replace(markdown, module.OWN_DATA_MARKER, module.render_one("own_data"), page)
-    if page.file.src_uri == SCALING_PAGE:
-        return replace(markdown, SCALING_MARKER, tables().render_one("scaling"), page)
-    if page.file.src_uri == HOSTING_PAGE:
-        return replace(markdown, HOSTING_MARKER, tables().render_one("hosted_throughput"),
-                       page)
+        for name in GUIDE_TABLES[page.file.src_uri]:
+            markdown = replace(markdown, table_marker(name), module.render_one(name), page)
+        return markdown
     if page.file.src_uri == SETTINGS_PAGE:
         return replace(markdown, SETTINGS_MARKER, settings_table(), page)
     if page.file.src_uri == ROBUSTNESS_PAGE:
         return replace(markdown, ROBUSTNESS_MARKER, ROBUSTNESS_TABLE.read_text(), page)
     return markdown
+
+
+def table_marker(name: str) -> str:
+    """Where a guide shows a result's table: ``<!-- hosted throughput table -->``."""
+    return f"<!-- {name.replace('_', ' ')} table -->"
 
 
 def replace(markdown: str, marker: str, content: str, page: Page) -> str:

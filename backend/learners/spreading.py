@@ -33,9 +33,10 @@ the graph joins a seeded random sample of ``max_nodes`` of its samples, the land
 and every other sample hangs on its ``n_anchors`` nearest landmarks, its labels the
 weighted mean of theirs. A label spreads over the landmarks only, so its cost stays that
 of a 20,000-sample pool however large the pool is (a spread over a million-sample graph
-takes seconds), and finding each sample's nearest landmarks is an exact search, a
-minute for a million samples on 2 cores, where a full graph needs an approximate one
-(``benchmarks/scaling.py``).
+takes half a minute on 2 cores), and finding each sample's nearest landmarks is an
+exact search, a minute or so for a million samples. An approximate graph of every
+sample is built as fast and learns better, but each spread over it would keep a person
+waiting: ``benchmarks/neighbours.py`` measures both.
 """
 
 from __future__ import annotations
@@ -101,11 +102,7 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.X_fit_ = X  # the caller's array: predict_proba(X_fit_) answers from the spread
         rng = np.random.default_rng(self.random_state)
-        sample = X if len(X) <= PCA_SAMPLES else \
-            X[rng.choice(len(X), PCA_SAMPLES, replace=False)]
-        sample = self._scaled(_floats(sample))
-        self.pca_ = PCA(min(self.n_components, *sample.shape),
-                        random_state=self.random_state).fit(sample)
+        self.fit_embedding(X, rng)
         # the graph's nodes: every sample, or a seeded sample of landmarks
         self.nodes_ = None if len(X) <= self.max_nodes else \
             np.sort(rng.choice(len(X), self.max_nodes, replace=False))
@@ -121,6 +118,17 @@ class GraphSpreading(ClassifierMixin, BaseEstimator):
         self.degrees_ = np.diff(self.affinity_.indptr)  # each node's neighbours in the graph
         self.anchors_ = None if self.nodes_ is None else self._anchors(X)
         self._voters: dict = {}  # out-of-pool samples' neighbours, shared by copies
+        return self
+
+    def fit_embedding(self, X: np.ndarray, rng: np.random.Generator) -> GraphSpreading:
+        """Fit the PCA the graph lives in (on a sample of a large pool): the first step of
+        ``fit_graph``, apart so that ``benchmarks/neighbours.py`` builds other graphs in
+        the very same space."""
+        sample = X if len(X) <= PCA_SAMPLES else \
+            X[rng.choice(len(X), PCA_SAMPLES, replace=False)]
+        sample = self._scaled(_floats(sample))
+        self.pca_ = PCA(min(self.n_components, *sample.shape),
+                        random_state=self.random_state).fit(sample)
         return self
 
     def _anchors(self, X: np.ndarray) -> sparse.csr_matrix:
