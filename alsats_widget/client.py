@@ -35,6 +35,7 @@ from .wallet import LightningWallet
 UPLOAD_CHUNK = 1 << 20  # bytes of a pool sent at a time
 Progress = Callable[[int, int], None]  # (bytes sent, bytes in all)
 MAX_PAYMENTS_PER_CALL = 3  # a call pays at most this many challenges before giving up
+GATEWAY_FAILURES = frozenset({502, 504})  # a reverse proxy's: its upstream died or hung
 
 
 class AlsatsError(Exception):
@@ -384,15 +385,20 @@ class AlsatsClient:
         raise AlsatsError(f"{path}: still asked to pay after {MAX_PAYMENTS_PER_CALL} payments")
 
     def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        """Send, retrying connection failures (the Idempotency-Key makes that safe)."""
+        """Send, retrying connection failures and a proxy's word that the web process
+        behind it died or hung mid-call (502, 504): the call may have run, and its
+        Idempotency-Key makes sending it again safe (charged once)."""
         for attempt in range(self.retries + 1):
             try:
-                return self._http.request(method, self.base_url + path, timeout=self.timeout,
-                                          **kwargs)
+                response = self._http.request(method, self.base_url + path,
+                                              timeout=self.timeout, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == self.retries:
                     raise ServerError(0, f"cannot reach {self.base_url}: {exc}") from None
-                time.sleep(0.2 * 2**attempt)
+            else:
+                if response.status_code not in GATEWAY_FAILURES or attempt == self.retries:
+                    return response
+            time.sleep(0.2 * 2**attempt)
         raise AssertionError("unreachable")
 
     def __enter__(self) -> AlsatsClient:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
 import signal
+import socket
 import sqlite3
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -24,6 +28,8 @@ from alsats_widget import (
     local_stack,
 )
 from alsats_widget.client import InputError, NpyBody
+from tests.nginx import NginxProxy
+from tests.tls import self_signed
 
 PRICE = 7
 
@@ -306,3 +312,61 @@ def test_numpy_values_are_sent_as_the_plain_labels_they_are(stack):
         client.upload_pool(np.eye(3))
         assert client.teach(1, np.int64(2))["label"] == 2
         assert client.teach_many(np.array([0]), np.array([1]))["n_labeled"] == 2
+
+
+
+def dies_after_its_first_label(backend: tuple[str, int]) -> tuple[socket.socket, list[bytes]]:
+    """A web process, in front of `backend`, that dies with its first POST /label in it:
+    the call reaches the backend (and is charged), then the process is gone before the
+    answer is sent on (the connection reset). Returns its listening socket, and the
+    requests that died in it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    died: list[bytes] = []
+
+    def pipe(source: socket.socket, sink: socket.socket, watch: bool) -> None:
+        with contextlib.suppress(OSError):
+            while chunk := source.recv(65536):
+                if watch and not died and chunk.startswith(b"POST /label"):
+                    died.append(chunk)
+                    sink.sendall(chunk)
+                    time.sleep(1.0)  # the backend carries the call out, charges it
+                    source.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                      struct.pack("ii", 1, 0))
+                    source.close()
+                    sink.close()
+                    return
+                sink.sendall(chunk)
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.close()
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                front, _ = listener.accept()
+                back = socket.create_connection(backend)
+                threading.Thread(target=pipe, args=(front, back, True), daemon=True).start()
+                threading.Thread(target=pipe, args=(back, front, False), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, died
+
+
+def test_a_call_a_proxy_answers_502_is_sent_again_and_charged_once(stack, tmp_path,
+                                                                    monkeypatch):
+    """Behind nginx, a web process that dies with a paid call in it makes nginx answer 502
+    (it never passes a sent POST on): the client sends the call again with the same
+    Idempotency-Key, and the next web process answers it without charging it again."""
+    host, port = stack.url.removeprefix("http://").split(":")
+    dying, died = dies_after_its_first_label((host, int(port)))
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    try:
+        with NginxProxy([f"127.0.0.1:{dying.getsockname()[1]}", f"{host}:{port}"],
+                        tmp_path / "nginx", cert, key) as proxy, \
+                AlsatsClient(proxy.url, stack.wallet("bob"), block_size=6) as client:
+            answers = [client.label([[float(i)] * 64]) for i in range(5)]
+    finally:
+        dying.close()
+    assert died, "no paid call died in the dying web process"
+    assert [answer["credits_left"] for answer in answers] == [5, 4, 3, 2, 1]  # each once
