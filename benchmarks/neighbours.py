@@ -52,20 +52,19 @@ if str(REPO) not in sys.path:  # run as a plain script from anywhere
 import numpy as np  # noqa: E402
 
 from benchmarks.pools import warped_pool  # noqa: E402
-from benchmarks.report import environment, proc_status_mib, rounded, write_json  # noqa: E402
+from benchmarks.report import (  # noqa: E402
+    environment,
+    own_memory_mib,
+    reset_peak_memory,
+    rounded,
+    write_json,
+)
 
 DEFAULT_OUT = REPO / "benchmarks" / "results" / "neighbours.json"
 METHODS = ("landmarks", "hnsw", "nndescent")
 THREADS = "2"  # as the server's fits have
 RECALL_SAMPLES = 1_000
 SPREADS = 3
-
-
-def memory_mb(field: str) -> float:
-    value = proc_status_mib(os.getpid(), field)
-    if value is None:
-        raise RuntimeError(f"no {field} in /proc/self/status")
-    return value
 
 
 def hnsw_neighbours(embedding: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,10 +157,10 @@ def one_run(method: str, pool_file: Path, seed: int) -> dict:
     from backend.learners.spreading import GraphSpreading
 
     compile_s = compile_nndescent() if method == "nndescent" else None
-    before = memory_mb("VmRSS")
+    before = own_memory_mib("VmRSS")
     with np.load(pool_file) as saved:
         X, truth = saved["images"], saved["labels"]
-    Path("/proc/self/clear_refs").write_text("5")  # VmHWM afresh from here
+    reset_peak_memory()
     graph = GraphSpreading(random_state=seed)
     started = time.perf_counter()
     found = None
@@ -176,7 +175,7 @@ def one_run(method: str, pool_file: Path, seed: int) -> dict:
         distances, found = without_self(*search, np.arange(len(X)), k)
         full_graph(graph, X, distances, found)
     build_s = time.perf_counter() - started
-    peak_mb = memory_mb("VmHWM") - before
+    peak_mb = own_memory_mib("VmHWM") - before
     result = {"method": method, "seed": seed, "build_s": build_s, "peak_mb": peak_mb}
     if compile_s is not None:
         result["compile_s"] = compile_s

@@ -76,6 +76,19 @@ def proc_status_mib(pid: int, field: str) -> float | None:
     return None
 
 
+def own_memory_mib(field: str) -> float:
+    """This process's VmRSS or VmHWM (its peak) in MiB, from /proc."""
+    value = proc_status_mib(os.getpid(), field)
+    if value is None:
+        raise RuntimeError(f"no {field} in /proc/self/status")
+    return value
+
+
+def reset_peak_memory() -> None:
+    """Start this process's VmHWM afresh at its current RSS (Linux: 5 to clear_refs)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
 def environment() -> dict:
     """The machine, the versions a learner's figures depend on, and the commit."""
     import numpy as np  # here: the benchmarks of payments need none of them

@@ -53,8 +53,9 @@ import numpy as np  # noqa: E402
 from benchmarks.pools import warped_pool  # noqa: E402
 from benchmarks.report import (  # noqa: E402
     environment,
+    own_memory_mib,
     percentile,
-    proc_status_mib,
+    reset_peak_memory,
     rounded,
     write_json,
 )
@@ -66,28 +67,15 @@ CLASSES = list(range(10))
 SPREADS = 5
 
 
-def memory_mb(field: str) -> float:
-    """This process's VmRSS or VmHWM (its peak) in MiB, from /proc."""
-    value = proc_status_mib(os.getpid(), field)
-    if value is None:
-        raise RuntimeError(f"no {field} in /proc/self/status")
-    return value
-
-
-def reset_peak() -> None:
-    """Start VmHWM afresh at the current RSS (Linux: 5 to clear_refs)."""
-    Path("/proc/self/clear_refs").write_text("5")
-
-
 def one_run(size: int, labels: int, seed: int) -> dict:
     """One size, one run, in this process (``--child``)."""
     from backend.learners import PoolLearner
     from backend.learners.spreading import UNLABELED
 
-    before = memory_mb("VmRSS")
+    before = own_memory_mib("VmRSS")
     digits = warped_pool(size, seed=seed)
     pool, truth = digits.images, digits.labels
-    reset_peak()
+    reset_peak_memory()
     started = time.perf_counter()
     fits = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="alsats-fit")
     learner = PoolLearner(pool, CLASSES, fits=fits, owned=True, random_state=seed)
@@ -123,7 +111,7 @@ def one_run(size: int, labels: int, seed: int) -> dict:
         **{f"{name}_p50_ms": statistics.median(values) for name, values in timings.items()},
         **{f"{name}_p95_ms": percentile(values, 95) for name, values in timings.items()},
         "spread_ms": statistics.median(spreads),
-        "rss_mb": memory_mb("VmRSS") - before, "peak_mb": memory_mb("VmHWM") - before,
+        "rss_mb": own_memory_mib("VmRSS") - before, "peak_mb": own_memory_mib("VmHWM") - before,
     }
 
 
